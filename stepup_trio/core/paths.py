@@ -1,0 +1,40 @@
+"""Path conventions of the graph: normalized strings, a trailing slash for directories."""
+
+import os.path
+import re
+
+__all__ = ["is_always_static", "normalize", "parent_path"]
+
+_ALWAYS_STATIC = re.compile(r"^(\./|/|(\.\./)+)$")
+
+
+def normalize(path: str) -> str:
+    """Normalize a path, keeping (or adding, for ``.``, ``..`` and ``/``) the trailing slash."""
+    if path == "":
+        raise ValueError("A path cannot be empty.")
+    is_dir = path.endswith("/") or path.endswith("/.") or path in (".", "..")
+    normed = os.path.normpath(path)
+    if normed in (".", "/"):
+        return "./" if normed == "." else "/"
+    if normed.startswith("//"):
+        normed = normed[1:]
+    if is_dir or os.path.basename(normed) == "..":
+        normed += "/"
+    return normed
+
+
+def is_always_static(path: str) -> bool:
+    """``./``, ``/`` and chains of ``../`` exist by definition: the root creates them."""
+    return _ALWAYS_STATIC.match(path) is not None
+
+
+def parent_path(path: str) -> str | None:
+    """The directory that contains ``path``, or ``None`` for the always-static directories."""
+    if is_always_static(path):
+        return None
+    head = os.path.dirname(path.rstrip("/"))
+    if head == "":
+        return "./"
+    if head == "/":
+        return "/"
+    return head + "/"

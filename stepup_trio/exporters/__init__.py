@@ -1,0 +1,1 @@
+"""The built-in graph exporters, registered as entry points like any third-party exporter."""

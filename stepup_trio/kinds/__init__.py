@@ -1,0 +1,1 @@
+"""The built-in node kinds, registered as entry points like any third-party kind."""

@@ -1,0 +1,1 @@
+"""Services of the director: each owns one resource and runs in the director's nursery."""

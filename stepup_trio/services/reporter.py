@@ -1,0 +1,121 @@
+"""The reporter: the only writer to the terminal.
+
+Every event is a status line ``    ACTION │ description``, optionally followed by boxes
+("pages") with a title rule. On a terminal the action words are coloured and a transient
+progress bar shows the running and finished steps; piped output is plain, line by line.
+"""
+
+import sys
+import time
+from collections.abc import Sequence
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+from rich.text import Text
+
+__all__ = ["Reporter", "rule"]
+
+ACTION_STYLES = {
+    "START": "blue",
+    "FAIL": "red",
+    "ERROR": "red",
+    "SUCCESS": "green",
+    "DELETED": "yellow",
+    "UPDATED": "yellow",
+    "RESCHEDULE": "yellow",
+    "DROPAMEND": "yellow",
+    "WARNING": "yellow",
+    "SKIP": "cyan",
+    "NOSKIP": "cyan",
+    "PHASE": "white",
+}
+DEFAULT_STYLE = "magenta"
+
+
+def rule(title: str, width: int) -> str:
+    """A horizontal line with a centred title; the odd character goes to the right."""
+    if not title:
+        return "─" * width
+    title = f" {title} "
+    fill = max(width - len(title), 0)
+    left = fill // 2
+    return "─" * left + title + "─" * (fill - left)
+
+
+class Reporter:
+    """Formats and prints status lines and boxes, and keeps the progress bar up to date."""
+
+    def __init__(self, console: Console | None = None, show_perf: int = 0) -> None:
+        self.console = console or Console(file=sys.stdout, highlight=False)
+        self.show_perf = show_perf
+        self.interactive = self.console.is_terminal
+        self._phase_start = time.perf_counter()
+        self._digits = 3
+        self.running = 0
+        self._progress: Progress | None = None
+        self._tasks: dict[str, int] = {}
+
+    # Progress bar (terminal only)
+
+    def start_progress(self, num_workers: int) -> None:
+        if not self.interactive or self._progress is not None:
+            return
+        self._progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            console=self.console,
+            transient=True,
+        )
+        self._tasks["running"] = self._progress.add_task("🛠 ", total=num_workers)
+        self._tasks["done"] = self._progress.add_task("✔ ", total=1)
+        self._progress.start()
+
+    def update_progress(self, running: int, succeeded: int, remaining: int) -> None:
+        self.running = running
+        if self._progress is None:
+            return
+        self._progress.update(self._tasks["running"], completed=running)
+        self._progress.update(
+            self._tasks["done"], completed=succeeded, total=max(succeeded + remaining, 1)
+        )
+
+    def stop_progress(self) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+            self._progress = None
+
+    # Lines and boxes
+
+    def _prefix(self, action: str) -> str:
+        if action == "PHASE":
+            self._phase_start = time.perf_counter()
+        if not self.show_perf:
+            return ""
+        elapsed = time.perf_counter() - self._phase_start
+        self._digits = max(self._digits, len(str(self.running)))
+        return f"{elapsed:7.2f} {self.running:{self._digits}d} "
+
+    def report(self, action: str, description: str, pages: Sequence[tuple[str, str]] = ()) -> None:
+        """Print ``    ACTION │ description`` and then each (title, body) page in a box."""
+        line = Text(self._prefix(action))
+        line.append(f"{action:>10s}", style=ACTION_STYLES.get(action, DEFAULT_STYLE))
+        line.append(f" │ {description}")
+        self._print(line)
+        if pages:
+            width = self.console.width
+            for title, body in pages:
+                self._print(Text(rule(title, width)))
+                self._print(Text(body), wrap=True)
+            self._print(Text(rule("", width)))
+
+    def _print(self, text: Text, wrap: bool = False) -> None:
+        if self.interactive and not wrap:
+            self.console.print(text, no_wrap=True, overflow="ellipsis", crop=True)
+        else:
+            self.console.print(text, soft_wrap=True)
+
+    def close(self) -> None:
+        """Stop the progress bar and end the output with an empty line."""
+        self.stop_progress()
+        self.console.print()

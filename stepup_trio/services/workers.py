@@ -1,0 +1,143 @@
+"""Long-lived worker subprocesses, each running one step at a time.
+
+Workers run in a process group of their own, so that a Ctrl-C on the terminal reaches only the
+director, which then stops the steps in an orderly way: SIGINT to the step's process group, a
+grace period, then SIGKILL.
+"""
+
+import contextlib
+import logging
+import signal
+import subprocess
+import sys
+from collections.abc import Callable
+
+import trio
+
+from stepup_trio import wire
+from stepup_trio.processes import kill_group
+
+__all__ = ["Worker", "WorkerDied", "WorkerPool", "serve_worker"]
+
+logger = logging.getLogger(__name__)
+
+#: Seconds a step gets to exit after SIGINT before it is killed.
+GRACE_PERIOD = 3.0
+#: Seconds a worker gets to exit after its stdin is closed.
+WORKER_EXIT_TIMEOUT = 5.0
+
+
+class WorkerDied(Exception):
+    """The worker process ended while it was running a step."""
+
+
+class Worker:
+    """The director's handle on one worker process."""
+
+    def __init__(self, index: int, process: trio.Process) -> None:
+        self.index = index
+        self.process = process
+        self._unpacker = wire.new_unpacker()
+        self.pgid = 0
+
+    async def _receive(self):
+        while True:
+            for obj in self._unpacker:
+                return wire.decode(obj).payload
+            data = await self.process.stdout.receive_some(65536)
+            if not data:
+                raise WorkerDied(f"Worker {self.index} exited unexpectedly.")
+            self._unpacker.feed(data)
+
+    async def _receive_result(self, on_started: Callable[[], None]) -> wire.JobFinished:
+        while True:
+            message = await self._receive()
+            if isinstance(message, wire.JobStarted):
+                self.pgid = message.pgid
+                on_started()
+            elif isinstance(message, wire.JobFinished):
+                return message
+
+    async def run(self, job: wire.RunJob, on_started: Callable[[], None]) -> wire.JobFinished:
+        """Run a job; when cancelled, stop the step's process group before returning."""
+        self.pgid = 0
+        try:
+            await self.process.stdin.send_all(wire.encode(0, job))
+            return await self._receive_result(on_started)
+        except trio.Cancelled:
+            with trio.CancelScope(shield=True):
+                await self._stop_step(on_started)
+            raise
+        finally:
+            self.pgid = 0
+
+    async def _stop_step(self, on_started: Callable[[], None]) -> None:
+        """Interrupt the running step, then kill it; wait for the worker to report back."""
+        for sig, timeout in ((signal.SIGINT, GRACE_PERIOD), (signal.SIGKILL, GRACE_PERIOD)):
+            kill_group(self.pgid, sig)
+            with trio.move_on_after(timeout):
+                with contextlib.suppress(
+                    WorkerDied, trio.BrokenResourceError, trio.ClosedResourceError
+                ):
+                    await self._receive_result(on_started)
+                return
+        # The worker does not answer: it is killed with its group when the pool closes.
+        self.process.kill()
+
+
+async def serve_worker(index: int, log_path: str, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
+    """Start worker ``index``, hand it to the caller, and stop it when cancelled."""
+    with open(log_path, "wb") as log:
+        process = await trio.lowlevel.open_process(
+            [sys.executable, "-m", "stepup_trio.worker"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=log,
+            process_group=0,
+        )
+    try:
+        task_status.started(Worker(index, process))
+        await process.wait()
+        if process.returncode != 0:
+            logger.error("Worker %d exited with code %s", index, process.returncode)
+    finally:
+        with trio.CancelScope(shield=True):
+            try:
+                await process.stdin.send_all(wire.encode(0, wire.Shutdown()))
+                await process.stdin.aclose()
+            except (trio.BrokenResourceError, trio.ClosedResourceError):
+                pass
+            with trio.move_on_after(WORKER_EXIT_TIMEOUT):
+                await process.wait()
+            if process.returncode is None:
+                kill_group(process.pid, signal.SIGKILL)
+                await process.wait()
+
+
+class WorkerPool:
+    """Idle workers wait in a channel; a step borrows one and gives it back."""
+
+    def __init__(self, workers: list[Worker]) -> None:
+        self.workers = workers
+        self._send, self._receive = trio.open_memory_channel[Worker](len(workers))
+        for worker in workers:
+            self._send.send_nowait(worker)
+
+    @property
+    def size(self) -> int:
+        return len(self.workers)
+
+    @property
+    def idle(self) -> int:
+        return self._receive.statistics().current_buffer_used
+
+    async def acquire(self) -> Worker:
+        return await self._receive.receive()
+
+    def release(self, worker: Worker) -> None:
+        self._send.send_nowait(worker)
+
+    def kill_running_steps(self) -> None:
+        """Last resort at exit: no step's process group may survive the director."""
+        for worker in self.workers:
+            kill_group(worker.pgid, signal.SIGKILL)

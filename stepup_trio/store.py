@@ -1,0 +1,155 @@
+"""The workflow dump ``.stepup/workflow.mpk.xz``: msgpack in xz, written atomically.
+
+Layout (version 1)::
+
+    {"format": "stepup-trio-workflow", "version": 1,
+     "kinds": {kind: kind_version, ...},
+     "nodes": [[kind, fields], ...],          # in graph order; fields from the kind's converter
+     "creators": [index, ...],                # creator of each node, by position in "nodes"
+     "suppliers": [[supplier, consumer], ...]}
+
+The node fields are produced by a cattrs converter built from the node-kind plugins, so a
+third-party kind is stored like a built-in one.
+"""
+
+import contextlib
+import lzma
+import os
+import tempfile
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+import cattrs
+import msgpack
+from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
+from cattrs.preconf.msgpack import make_converter
+
+from stepup_trio.core.graph import Graph
+from stepup_trio.core.workflow import Workflow
+from stepup_trio.errors import DumpError
+from stepup_trio.plugin_api import Node
+
+__all__ = ["DUMP_FORMAT", "DUMP_VERSION", "dump_workflow", "load_workflow", "write_atomic"]
+
+DUMP_FORMAT = "stepup-trio-workflow"
+DUMP_VERSION = 1
+#: A fast xz preset: the dump is written after every run phase.
+XZ_PRESET = 1
+
+
+def node_converter(kinds: Mapping[str, type[Node]]) -> cattrs.Converter:
+    """A converter that knows the data fields (not the relations) of every node kind."""
+    converter = make_converter()
+    for cls in kinds.values():
+        omit = {
+            field.name: override(omit=True)
+            for field in attrs.fields(cls)
+            if field.metadata.get("relation")
+        }
+        converter.register_unstructure_hook(cls, make_dict_unstructure_fn(cls, converter, **omit))
+        converter.register_structure_hook(cls, make_dict_structure_fn(cls, converter, **omit))
+    return converter
+
+
+def write_atomic(path: str, data: bytes) -> None:
+    """Write a file through a temporary file in the same directory and a rename."""
+    directory = os.path.dirname(path) or "."
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix="-" + os.path.basename(path))
+    try:
+        # mkstemp creates the file with mode 0600; give it the usual mode for new files.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.fchmod(fd, 0o666 & ~umask)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def serialize(workflow: Workflow) -> bytes:
+    converter = node_converter(workflow.kinds)
+    graph = workflow.graph
+    index = {node: i for i, node in enumerate(graph)}
+    nodes = []
+    creators = []
+    suppliers = []
+    for node in graph:
+        nodes.append([node.kind, converter.unstructure(node, type(node))])
+        creators.append(index[node.creator])
+        suppliers.extend([index[supplier], index[node]] for supplier in node.suppliers)
+    document = {
+        "format": DUMP_FORMAT,
+        "version": DUMP_VERSION,
+        "kinds": {name: cls.version for name, cls in sorted(workflow.kinds.items())},
+        "nodes": nodes,
+        "creators": creators,
+        "suppliers": sorted(suppliers),
+    }
+    return lzma.compress(msgpack.packb(document, use_bin_type=True), preset=XZ_PRESET)
+
+
+def dump_workflow(workflow: Workflow, path: str) -> None:
+    """Write the workflow atomically: a crash leaves the previous dump intact."""
+    write_atomic(path, serialize(workflow))
+
+
+def deserialize(data: bytes, kinds: Mapping[str, type[Node]]) -> Workflow:
+    """Rebuild a workflow from a dump; any problem becomes a :class:`DumpError`."""
+    try:
+        document = msgpack.unpackb(lzma.decompress(data), raw=False, strict_map_key=False)
+    except (lzma.LZMAError, ValueError, msgpack.UnpackException) as exc:
+        raise DumpError(f"The file is not a readable workflow dump ({exc}).") from None
+    if not isinstance(document, dict) or document.get("format") != DUMP_FORMAT:
+        raise DumpError("The file is not a stepup-trio workflow dump.")
+    if document.get("version") != DUMP_VERSION:
+        raise DumpError(
+            f"The dump has format version {document.get('version')!r}; "
+            f"this stepup-trio reads version {DUMP_VERSION}."
+        )
+    try:
+        return _rebuild(document, kinds)
+    except DumpError:
+        raise
+    except Exception as exc:
+        raise DumpError(f"The workflow dump is inconsistent ({exc!r}).") from None
+
+
+def _rebuild(document: dict[str, Any], kinds: Mapping[str, type[Node]]) -> Workflow:
+    for name, version in document["kinds"].items():
+        if name not in kinds:
+            raise DumpError(
+                f"The dump contains nodes of kind {name!r}, whose plugin is not installed."
+            )
+        if kinds[name].version != version:
+            raise DumpError(
+                f"The dump stores kind {name!r} in version {version}, "
+                f"the installed plugin uses version {kinds[name].version}."
+            )
+    converter = node_converter(kinds)
+    nodes = [converter.structure(fields, kinds[kind]) for kind, fields in document["nodes"]]
+    if len(nodes) < 2 or nodes[0].kind != "root" or nodes[1].kind != "vacuum":
+        raise DumpError("The dump does not start with the root and vacuum nodes.")
+    graph = Graph()
+    graph.add_root(nodes[0], nodes[1])
+    for node, creator in zip(nodes, document["creators"], strict=True):
+        if node.kind in ("root", "vacuum"):
+            continue
+        if node.key in graph:
+            raise DumpError(f"The dump contains {node.key} twice.")
+        graph.nodes[node.key] = node
+        node.creator = nodes[creator]
+        nodes[creator].products[node] = None
+    for supplier, consumer in document["suppliers"]:
+        graph.add_supplier(nodes[supplier], nodes[consumer])
+    return Workflow(kinds, graph)
+
+
+def load_workflow(path: str, kinds: Mapping[str, type[Node]]) -> Workflow:
+    with open(path, "rb") as fh:
+        return deserialize(fh.read(), kinds)

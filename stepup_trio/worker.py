@@ -1,0 +1,154 @@
+"""A worker process: runs one step at a time for the director, then hashes its files.
+
+The director talks to the worker over the worker's stdin and stdout, with the messages of
+:mod:`stepup_trio.wire`. Each step runs in a session (and process group) of its own, so that
+the director can interrupt or kill the step together with everything it started. When the
+director goes away (end of file on stdin), the worker kills its running step and exits.
+
+Usage (internal): ``python -m stepup_trio.worker``
+"""
+
+import os
+import resource
+import signal
+import subprocess
+import sys
+import time
+
+import trio
+
+from stepup_trio import wire
+from stepup_trio.hashing import compute_file_hash
+from stepup_trio.processes import kill_group
+
+__all__ = ["main"]
+
+SHEBANG_CHECK_SIZE = 1024
+
+
+def invalid_inputs(inputs: list[str]) -> dict[str, str]:
+    """Inputs that are missing or of the wrong type (file versus directory), with the reason."""
+    problems = {}
+    for path in inputs:
+        if path.endswith("/"):
+            if not os.path.isdir(path):
+                problems[path] = "Directory does not exist"
+        elif os.path.isdir(path):
+            problems[path] = "Path is a directory, expected a file"
+        elif not os.path.exists(path):
+            problems[path] = "Path does not exist"
+    return problems
+
+
+def shebang_problem(command: str, workdir: str) -> str | None:
+    """A script given as the first word of the command must start with ``#!``."""
+    words = command.split(maxsplit=1)
+    if not words:
+        return None
+    path = os.path.join(workdir, words[0])
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(SHEBANG_CHECK_SIZE)
+    except OSError:
+        return None
+    if b"\0" in head or head.startswith(b"#!"):
+        return None
+    return "Script does not start with a shebang."
+
+
+def hash_paths(paths: list[str]) -> dict[str, wire.FileHash]:
+    hashes = {}
+    for path in paths:
+        file_hash = compute_file_hash(path)
+        if file_hash is not None:
+            hashes[path] = file_hash
+    return hashes
+
+
+async def run_job(job: wire.RunJob, send) -> wire.JobFinished:
+    problems = invalid_inputs(job.inputs)
+    if problems:
+        return wire.JobFinished(None, invalid_inputs=problems)
+    workdir = job.workdir
+    shebang = shebang_problem(job.command, workdir)
+    # Paths in the job are relative to the root, the worker's working directory.
+    env = {**os.environ, **job.env}
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    if shebang is not None:
+        await send(wire.JobStarted(0))
+        returncode, stdout, stderr = 1, b"", shebang.encode()
+    else:
+        process = await trio.lowlevel.open_process(
+            ["/bin/sh", "-c", job.command],
+            cwd=workdir,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
+        chunks: dict[str, list[bytes]] = {"stdout": [], "stderr": []}
+
+        async def drain(stream, name: str) -> None:
+            async with stream:
+                while data := await stream.receive_some(65536):
+                    chunks[name].append(data)
+
+        try:
+            await send(wire.JobStarted(process.pid))
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(drain, process.stdout, "stdout")
+                nursery.start_soon(drain, process.stderr, "stderr")
+                await process.wait()
+        finally:
+            # Whatever happened, nothing the step started may outlive it.
+            kill_group(process.pid, signal.SIGKILL)
+        returncode = process.returncode
+        stdout, stderr = b"".join(chunks["stdout"]), b"".join(chunks["stderr"])
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    hashes = await trio.to_thread.run_sync(hash_paths, job.inputs + job.outputs)
+    missing = [path for path in job.outputs if path not in hashes]
+    user = after.ru_utime - before.ru_utime
+    system = after.ru_stime - before.ru_stime
+    return wire.JobFinished(
+        returncode,
+        stdout,
+        stderr,
+        hashes,
+        missing_outputs=missing if returncode == 0 else [],
+        resources=[user, system, wall],
+    )
+
+
+async def serve() -> None:
+    receive = trio.lowlevel.FdStream(os.dup(sys.stdin.fileno()))
+    transmit = trio.lowlevel.FdStream(os.dup(sys.stdout.fileno()))
+    unpacker = wire.new_unpacker()
+
+    async def send(message) -> None:
+        await transmit.send_all(wire.encode(0, message))
+
+    while True:
+        data = await receive.receive_some(65536)
+        if not data:
+            return
+        unpacker.feed(data)
+        for obj in unpacker:
+            message = wire.decode(obj).payload
+            if isinstance(message, wire.Shutdown):
+                return
+            if isinstance(message, wire.RunJob):
+                await send(await run_job(message, send))
+
+
+def main() -> None:
+    # Ctrl-C is for the director to handle: it stops the steps and then the workers.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    print(f"PID {os.getpid()}", file=sys.stderr, flush=True)
+    trio.run(serve)
+
+
+if __name__ == "__main__":
+    main()
