@@ -38,8 +38,16 @@ def num_workers(value: str, cores: int | None = None) -> int:
     return int(number)
 
 
+class _ArgumentParser(argparse.ArgumentParser):
+    """Misuse of the command line exits with 1: exit code 2 means that a step failed."""
+
+    def error(self, message: str):
+        self.print_usage(sys.stderr)
+        self.exit(ExitCode.ERROR, f"{self.prog}: error: {message}\n")
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
+    parser = _ArgumentParser(
         prog="stepup",
         description="Run the workflow defined by a plan script and keep it up to date.",
     )

@@ -29,13 +29,25 @@ class Plugins:
     failures: dict[str, str] = attrs.Factory(dict)
 
 
-def _load_group(group: str, base: type, name_attr: str, builtins: tuple[str, ...]):
+def load_group(
+    group: str,
+    base: type,
+    name_attr: str,
+    builtins: tuple[str, ...],
+    manager: ExtensionManager | None = None,
+) -> tuple[dict[str, type], dict[str, str]]:
+    """Load one entry-point group (or use the given manager), check the classes it provides.
+
+    Returns the valid classes by name and the problems by ``group:name``. A missing or broken
+    built-in raises :class:`PluginError`.
+    """
     failures: dict[str, str] = {}
 
     def on_failure(_manager, entrypoint, exception):
         failures[f"{group}:{entrypoint.name}"] = f"{type(exception).__name__}: {exception}"
 
-    manager = ExtensionManager(group, invoke_on_load=False, on_load_failure_callback=on_failure)
+    if manager is None:
+        manager = ExtensionManager(group, invoke_on_load=False, on_load_failure_callback=on_failure)
     loaded = {}
     for extension in manager:
         obj = extension.plugin
@@ -63,6 +75,6 @@ def _load_group(group: str, base: type, name_attr: str, builtins: tuple[str, ...
 @functools.cache
 def load_plugins() -> Plugins:
     """Load every node kind and exporter once per process."""
-    kinds, kind_failures = _load_group(NODE_KINDS_GROUP, Node, "kind", BUILTIN_KINDS)
-    exporters, exporter_failures = _load_group(EXPORTERS_GROUP, Exporter, "name", BUILTIN_EXPORTERS)
+    kinds, kind_failures = load_group(NODE_KINDS_GROUP, Node, "kind", BUILTIN_KINDS)
+    exporters, exporter_failures = load_group(EXPORTERS_GROUP, Exporter, "name", BUILTIN_EXPORTERS)
     return Plugins(kinds, exporters, kind_failures | exporter_failures)

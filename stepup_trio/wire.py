@@ -126,6 +126,21 @@ MESSAGES: dict[str, type] = {
 converter = make_converter()
 
 
+def _strict(expected: type | tuple[type, ...]):
+    """cattrs converts scalars with ``str(x)``, ``int(x)``...: a wrong type must be refused."""
+
+    def structure(value: Any, cls: type) -> Any:
+        if not isinstance(value, expected) or (expected is not bool and isinstance(value, bool)):
+            raise TypeError(f"expected {cls.__name__}, got {type(value).__name__} {value!r}")
+        return cls(value)
+
+    return structure
+
+
+for _cls, _expected in ((str, str), (int, int), (bool, bool), (float, (int, float))):
+    converter.register_structure_hook(_cls, _strict(_expected))
+
+
 @attrs.frozen
 class Envelope:
     call_id: int

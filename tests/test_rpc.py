@@ -1,0 +1,110 @@
+"""The director's socket server with the real client, over a real Unix socket."""
+
+import os
+import socket
+import tempfile
+
+import msgpack
+import pytest
+import trio
+
+from stepup_trio import wire
+from stepup_trio.client import RemoteError, SocketClient
+from stepup_trio.errors import GraphError, StepUpError
+from stepup_trio.services.rpc import serve_rpc
+
+
+async def handler(message):
+    if isinstance(message, wire.WriteGraph):
+        if message.prefix == "graph-error":
+            raise GraphError("Refused: graph-error")
+        if message.prefix == "bug":
+            raise KeyError("internal")
+        return f"wrote {message.prefix}"
+    return None
+
+
+@pytest.fixture
+async def server(nursery):
+    with tempfile.TemporaryDirectory(prefix="stepup-test-") as tmp:
+        path = os.path.join(tmp, "director")
+        scope = trio.CancelScope()
+
+        async def run(task_status=trio.TASK_STATUS_IGNORED):
+            with scope:
+                await serve_rpc(path, handler, task_status=task_status)
+
+        await nursery.start(run)
+        yield path
+        scope.cancel()
+
+
+async def call(path, message):
+    def blocking():
+        client = SocketClient(path)
+        try:
+            return client.call(message)
+        finally:
+            client.close()
+
+    return await trio.to_thread.run_sync(blocking)
+
+
+async def test_call_and_reply(server):
+    assert await call(server, wire.WriteGraph("g")) == "wrote g"
+
+
+async def test_errors_reach_the_client_with_their_type(server):
+    with pytest.raises(GraphError, match="Refused: graph-error"):
+        await call(server, wire.WriteGraph("graph-error"))
+
+
+async def test_internal_error_is_reported_and_server_goes_on(server):
+    with pytest.raises(StepUpError, match="Internal error in the director"):
+        await call(server, wire.WriteGraph("bug"))
+    assert await call(server, wire.WriteGraph("after")) == "wrote after"
+
+
+async def test_invalid_payload_gets_an_error_reply(server):
+    def blocking():
+        with socket.socket(socket.AF_UNIX) as sock:
+            sock.connect(server)
+            sock.sendall(msgpack.packb([7, "DefineStep", {"creator": 3, "command": None}]))
+            unpacker = wire.new_unpacker()
+            while True:
+                unpacker.feed(sock.recv(65536))
+                for obj in unpacker:
+                    return obj
+
+    call_id, status, payload = await trio.to_thread.run_sync(blocking)
+    assert (call_id, status) == (7, "error")
+    assert payload["type"] == "WireError"
+    assert "Invalid DefineStep message" in payload["message"]
+    assert "creator" in payload["message"]
+
+
+async def test_malformed_bytes_close_only_that_connection(server):
+    def blocking():
+        with socket.socket(socket.AF_UNIX) as sock:
+            sock.connect(server)
+            sock.sendall(b"\xc1\xc1\xc1 not msgpack")
+            return sock.recv(100)
+
+    assert await trio.to_thread.run_sync(blocking) == b""
+    assert await call(server, wire.WriteGraph("still")) == "wrote still"
+
+
+async def test_socket_removed_after_shutdown():
+    with tempfile.TemporaryDirectory(prefix="stepup-test-") as tmp:
+        path = os.path.join(tmp, "director")
+        async with trio.open_nursery() as nursery:
+            await nursery.start(serve_rpc, path, handler)
+            assert os.path.exists(path)
+            nursery.cancel_scope.cancel()
+        assert not os.path.exists(path)
+
+
+def test_client_without_director(tmp_path):
+    client = SocketClient(str(tmp_path / "nothing"))
+    with pytest.raises(RemoteError, match="Cannot reach the stepup director"):
+        client.call(wire.WriteGraph("g"))
