@@ -343,6 +343,10 @@ async def serve_director(
                 workers.append(await nursery.start(serve_worker, index, log_path))
                 reporter.report("DIRECTOR", f"Launched worker {index}")
             director.pool = WorkerPool(workers)
+            if config.interactive:
+                reporter.report(
+                    "WARNING", "Watch mode is not available yet: running once, as with -n."
+                )
             reporter.start_progress(config.num_workers)
             await director.run_phase()
             reporter.stop_progress()
