@@ -34,7 +34,7 @@ class FileNode(Node):
     def properties(self) -> Iterator[tuple[str, str]]:
         yield "path", self.path
         yield "state", self.state.name
-        if self.hash is not None and self.hash.known:
+        if self.hash is not None and self.hash.known and not self.is_dir:
             yield from digest_lines("digest", self.hash.digest)
 
     def dot_attributes(self) -> str:
