@@ -83,10 +83,11 @@ def serialize(workflow: Workflow) -> bytes:
         nodes.append([node.kind, converter.unstructure(node, type(node))])
         creators.append(index[node.creator])
         suppliers.extend([index[supplier], index[node]] for supplier in node.suppliers)
+    used_kinds = {kind for kind, _ in nodes}
     document = {
         "format": DUMP_FORMAT,
         "version": DUMP_VERSION,
-        "kinds": {name: cls.version for name, cls in sorted(workflow.kinds.items())},
+        "kinds": {name: workflow.kinds[name].version for name in sorted(used_kinds)},
         "nodes": nodes,
         "creators": creators,
         "suppliers": sorted(suppliers),

@@ -6,7 +6,7 @@ stream is a plain sequence of envelopes. Payloads are validated by cattrs when t
 structured, before they reach the workflow.
 """
 
-from typing import Any
+from typing import Any, get_args, get_origin
 
 import attrs
 import cattrs
@@ -137,8 +137,35 @@ def _strict(expected: type | tuple[type, ...]):
     return structure
 
 
-for _cls, _expected in ((str, str), (int, int), (bool, bool), (float, (int, float))):
+for _cls, _expected in (
+    (str, str),
+    (int, int),
+    (bool, bool),
+    (float, (int, float)),
+    (bytes, bytes),
+):
     converter.register_structure_hook(_cls, _strict(_expected))
+
+
+def _strict_list(value: Any, cls: Any) -> list:
+    if not isinstance(value, list | tuple):
+        raise TypeError(f"expected a list, got {type(value).__name__} {value!r}")
+    (item,) = get_args(cls) or (Any,)
+    return [converter.structure(element, item) for element in value]
+
+
+def _strict_dict(value: Any, cls: Any) -> dict:
+    if not isinstance(value, dict):
+        raise TypeError(f"expected a map, got {type(value).__name__} {value!r}")
+    key_type, value_type = get_args(cls) or (Any, Any)
+    return {
+        converter.structure(key, key_type): converter.structure(element, value_type)
+        for key, element in value.items()
+    }
+
+
+converter.register_structure_hook_func(lambda cls: get_origin(cls) is list, _strict_list)
+converter.register_structure_hook_func(lambda cls: get_origin(cls) is dict, _strict_dict)
 
 
 @attrs.frozen
@@ -171,6 +198,7 @@ def decode(obj: Any) -> Envelope:
         isinstance(obj, list)
         and len(obj) == 3
         and isinstance(obj[0], int)
+        and not isinstance(obj[0], bool)
         and isinstance(obj[1], str)
     ):
         raise WireError("A message must be a list [call_id, name, payload].")
@@ -180,6 +208,8 @@ def decode(obj: Any) -> Envelope:
     cls = MESSAGES.get(name)
     if cls is None:
         raise WireError(f"Unknown message: {name}")
+    if not isinstance(payload, dict):
+        raise WireError(f"Invalid {name} message: the payload must be a map of fields.")
     try:
         message = converter.structure(payload, cls)
     except (cattrs.BaseValidationError, TypeError, ValueError) as exc:

@@ -14,10 +14,11 @@ def normalize(path: str) -> str:
         raise ValueError("A path cannot be empty.")
     is_dir = path.endswith("/") or path.endswith("/.") or path in (".", "..")
     normed = os.path.normpath(path)
+    if normed.startswith("//"):
+        # POSIX keeps exactly two leading slashes; for us they mean the same as one.
+        normed = normed[1:]
     if normed in (".", "/"):
         return "./" if normed == "." else "/"
-    if normed.startswith("//"):
-        normed = normed[1:]
     if is_dir or os.path.basename(normed) == "..":
         normed += "/"
     return normed

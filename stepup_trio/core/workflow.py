@@ -11,7 +11,7 @@ from typing import Any
 from stepup_trio.core.graph import Graph
 from stepup_trio.core.paths import is_always_static, parent_path
 from stepup_trio.core.states import FileState, Mandatory, StepState
-from stepup_trio.errors import GraphError
+from stepup_trio.errors import CyclicError, GraphError
 from stepup_trio.hashing import FileHash
 from stepup_trio.plugin_api import Node
 
@@ -145,23 +145,16 @@ class Workflow:
             raise GraphError(f"Cannot define a step twice: {existing.key}")
         if creator.orphan:
             raise GraphError(f"An orphan cannot define steps: {creator.key}")
-        out_nodes = []
         for path in out_paths:
             node = self.file(path)
-            if node is not None:
-                if not node.orphan:
-                    raise GraphError(f"Output is already created: {path}")
-                out_nodes.append(node)
+            if node is not None and not node.orphan:
+                raise GraphError(f"Output is already created: {path}")
         dir_paths = sorted({workdir} | {parent_path(path) or "./" for path in out_paths})
         dir_paths = [path for path in dir_paths if path not in out_paths]
-        supplier_nodes = [
-            node for path in dir_paths + inp_paths if (node := self.file(path)) is not None
-        ]
-        starts = out_nodes + (list(existing.consumers) if existing is not None else [])
-        self.graph.check_acyclic(supplier_nodes, starts, via=fresh.key)
         for path in inp_paths:
             if path in out_paths:
                 raise GraphError(f"A step cannot use its own output as input: {path}")
+        self._check_new_step_acyclic(fresh.key, existing, dir_paths + inp_paths, out_paths)
 
         step = self.graph.add(fresh, creator)
         for path in dir_paths + inp_paths:
@@ -174,6 +167,38 @@ class Workflow:
         self.try_queue(step)
         return step
 
+    def _check_new_step_acyclic(
+        self,
+        key: str,
+        existing: StepNode | None,
+        supplier_paths: list[str],
+        out_paths: list[str],
+    ) -> None:
+        """Refuse a step whose new relations would close a cycle, before anything changes.
+
+        New supplier paths get placeholder nodes and parent links up to the first known
+        ancestor, so a cycle can run through a path that does not exist yet: an input inside a
+        directory that the step itself makes, or the step's own output.
+        """
+        outputs = set(out_paths)
+        targets = []
+        for path in supplier_paths:
+            chain = [path]
+            while (node := self.file(chain[-1])) is None:
+                if chain[-1] in outputs:
+                    keys = [key, *(f"file:{p}" for p in reversed(chain)), key]
+                    cycle = "".join(f"\n  {item}" for item in keys)
+                    raise CyclicError(f"New relation introduces cyclic dependency:{cycle}")
+                parent = parent_path(chain[-1])
+                if parent is None:
+                    break
+                chain.append(parent)
+            else:
+                targets.append(node)
+        out_nodes = [node for path in out_paths if (node := self.file(path)) is not None]
+        starts = out_nodes + (list(existing.consumers) if existing is not None else [])
+        self.graph.check_acyclic(targets, starts, via=key)
+
     # Scheduling
 
     def can_run(self, step: StepNode) -> bool:
@@ -182,7 +207,7 @@ class Workflow:
             and not step.orphan
             and not step.block
             and step.mandatory != Mandatory.NO
-            and all(supplier.is_available() for supplier in step.suppliers)
+            and all(supplier.is_available() and not supplier.orphan for supplier in step.suppliers)
         )
 
     def try_queue(self, step: StepNode) -> bool:
