@@ -16,6 +16,7 @@ import attrs
 
 from stepup_trio import wire
 from stepup_trio.client import get_client
+from stepup_trio.core.actions import DeclareStatic, DefineStep
 from stepup_trio.core.paths import normalize
 from stepup_trio.errors import StepUpError
 
@@ -95,7 +96,8 @@ def static(*paths: PathLike | Iterable[PathLike]) -> None:
         return
     for path in local:
         _check_exists(path)
-    get_client().call(wire.DefineStatic(_creator(), sorted(translate(path) for path in local)))
+    paths = sorted(translate(path) for path in local)
+    get_client().call(wire.Perform(_creator(), DeclareStatic(paths)))
 
 
 def step(
@@ -123,16 +125,18 @@ def step(
     )
     root_workdir = translate(workdir)
     key = get_client().call(
-        wire.DefineStep(
-            creator=_creator(),
-            command=command,
-            workdir=root_workdir,
-            inp=[translate(path, workdir) for path in inp_paths],
-            out=[translate(path, workdir) for path in out_paths],
-            env=env_vars,
-            optional=optional,
-            pool=pool,
-            block=block,
+        wire.Perform(
+            _creator(),
+            DefineStep(
+                command=command,
+                workdir=root_workdir,
+                inp=[translate(path, workdir) for path in inp_paths],
+                out=[translate(path, workdir) for path in out_paths],
+                env=env_vars,
+                optional=optional,
+                pool=pool,
+                block=block,
+            ),
         )
     )
     return StepInfo(key, inp_paths, env_vars, out_paths, [])

@@ -9,11 +9,11 @@ import sys
 import trio
 
 from stepup_trio import __version__
-from stepup_trio.core.workflow import Workflow
-from stepup_trio.director import Config, ExitCode, serve_director
+from stepup_trio.director import Config, ExitCode
 from stepup_trio.errors import StepUpError, UsageError
 from stepup_trio.plugins import load_plugins
 from stepup_trio.services.reporter import Reporter
+from stepup_trio.session import serve_session
 
 __all__ = ["main", "num_workers", "parse_args"]
 
@@ -165,9 +165,8 @@ def run(argv: list[str] | None = None) -> int:
         print(f"stepup: error: {exc}", file=sys.stderr)
         return ExitCode.ERROR
     reporter = Reporter(show_perf=config.show_perf)
-    workflow = Workflow.boot(plugins.kinds, config.plan)
     try:
-        exit_code = trio.run(serve_director, config, plugins, workflow, reporter)
+        exit_code = trio.run(serve_session, config, plugins, reporter)
     except KeyboardInterrupt:
         exit_code = ExitCode.INTERRUPTED
     reporter.close()

@@ -1,15 +1,11 @@
-"""The director: one trio nursery that owns the RPC server, the workers and the scheduler.
+"""The director: schedules the workflow's steps on the workers and serves the RPC requests.
 
-Services start with ``nursery.start``, so nothing runs before what it needs is ready: the socket
-is listening before a worker exists, and every worker is running before the first step is
-handed out. The workflow itself is pure data; the director only asks it what can run and tells
-it what happened.
+The workflow itself is pure data; the director asks it what can run, hands steps to workers
+(or skips them when their hash did not change), and tells it what happened.
 """
 
 import logging
 import os
-import signal
-import tempfile
 from collections.abc import Sequence
 from typing import Any
 
@@ -17,17 +13,22 @@ import attrs
 import trio
 
 from stepup_trio import wire
-from stepup_trio.core.states import StepState
+from stepup_trio.core.actions import DefineStep
+from stepup_trio.core.explain import explain
+from stepup_trio.core.states import FileState, StepState
+from stepup_trio.core.stephash import StepHash, compute_step_hash
 from stepup_trio.core.workflow import Workflow
 from stepup_trio.errors import GraphError, StepUpError
+from stepup_trio.hashing import FileHash
+from stepup_trio.pages import pending_page, result_pages
 from stepup_trio.plugin_api import Node
 from stepup_trio.plugins import Plugins
+from stepup_trio.services.hasher import FileHasher
 from stepup_trio.services.reporter import Reporter
-from stepup_trio.services.rpc import serve_rpc
-from stepup_trio.services.workers import Worker, WorkerDied, WorkerPool, serve_worker
+from stepup_trio.services.workers import Worker, WorkerDied, WorkerPool
 from stepup_trio.store import dump_workflow, write_atomic
 
-__all__ = ["Config", "Director", "ExitCode", "serve_director"]
+__all__ = ["Config", "Director", "ExitCode"]
 
 logger = logging.getLogger(__name__)
 
@@ -56,12 +57,8 @@ class Config:
         return os.path.join(self.stepup_dir, "workflow.mpk.xz")
 
 
-def _decode(data: bytes) -> str:
-    return data.decode("utf-8", errors="ignore").rstrip()
-
-
 class Director:
-    """Schedules the workflow's steps on the workers and serves the RPC requests."""
+    """One run phase at a time: schedule, skip or run, then finalize."""
 
     def __init__(
         self,
@@ -76,6 +73,7 @@ class Director:
         self.workflow = workflow
         self.reporter = reporter
         self.socket_path = socket_path
+        self.hasher = FileHasher()
         self.pool: WorkerPool | None = None
         self.running = 0
         self.succeeded = 0
@@ -104,24 +102,10 @@ class Director:
 
     async def handle(self, message: Any) -> Any:
         """Answer one request from a client; errors become error replies."""
-        if isinstance(message, wire.DefineStep):
-            step = self.workflow.define_step(
-                self._creator(message.creator),
-                message.command,
-                workdir=message.workdir,
-                inp=message.inp,
-                out=message.out,
-                env=message.env,
-                optional=message.optional,
-                pool=message.pool,
-                block=message.block,
-            )
+        if isinstance(message, wire.Perform):
+            result = self.workflow.perform(self._creator(message.creator), message.action)
             self._notify()
-            return step.key
-        if isinstance(message, wire.DefineStatic):
-            self.workflow.declare_static(self._creator(message.creator), message.paths)
-            self._notify()
-            return None
+            return result.key if isinstance(message.action, DefineStep) else None
         if isinstance(message, wire.WriteGraph):
             await self.write_graph(message.prefix)
             return None
@@ -141,11 +125,33 @@ class Director:
         except OSError as exc:
             raise StepUpError(f"Cannot write the graph to {exc.filename}: {exc.strerror}") from None
 
-    # Running steps
+    # Hashes
+
+    def _env_values(self, step: Node) -> dict[str, str | None]:
+        return {name: os.environ.get(name) for name in step.env_vars}
+
+    def _step_hash(self, step: Node, hashes: dict[str, FileHash | None]) -> StepHash:
+        """The step hash from current file hashes; a missing file counts with its old hash."""
+        inputs, outputs = self.workflow.hashed_paths(step)
+
+        def pairs(nodes) -> list[tuple[str, FileHash]]:
+            return [(node.path, hashes.get(node.path) or node.hash or FileHash()) for node in nodes]
+
+        return compute_step_hash(
+            step.key,
+            pairs(inputs),
+            self._env_values(step),
+            pairs(outputs),
+            extended=self.config.explain_rerun,
+        )
+
+    # Running and skipping steps
 
     def _job(self, step: Node) -> wire.RunJob:
         workdir = step.workdir
         here = os.path.normpath(workdir)
+        inputs = self.workflow.inputs(step)
+        outputs = self.workflow.outputs(step)
         return wire.RunJob(
             key=step.key,
             command=step.command,
@@ -157,8 +163,13 @@ class Director:
                 "HERE": here,
                 "ROOT": os.path.relpath(".", here),
             },
-            inputs=[node.path for node in self.workflow.inputs(step)],
-            outputs=[node.path for node in self.workflow.outputs(step)],
+            inputs=[node.path for node in inputs],
+            outputs=[node.path for node in outputs],
+            known={
+                node.path: node.hash
+                for node in inputs + outputs
+                if node.hash is not None and node.hash.known
+            },
         )
 
     def _update_progress(self) -> None:
@@ -166,7 +177,7 @@ class Director:
         self.reporter.update_progress(self.running, self.succeeded, remaining)
 
     async def run_phase(self) -> None:
-        """Hand queued steps to idle workers until nothing is queued and nothing runs."""
+        """Skip or run queued steps until nothing is queued and nothing runs."""
         self.reporter.report("PHASE", "run")
         with trio.CancelScope() as self._phase_scope:
             if self.interrupted:
@@ -179,12 +190,47 @@ class Director:
                             break
                         await self._wait_change()
                         continue
+                    if self.workflow.replayable(step) and await self._try_skip(step):
+                        continue
                     worker = await self.pool.acquire()
                     self.running += 1
                     self.workflow.start(step)
                     self._update_progress()
                     jobs.start_soon(self._run_step, step, worker)
         self._phase_scope = None
+
+    async def _try_skip(self, step: Node) -> bool:
+        """Skip the step if its hash did not change and its outputs exist."""
+        inputs, outputs = self.workflow.hashed_paths(step)
+        hashes = await self.hasher.hash_nodes(inputs + outputs)
+        missing_inputs = [node.path for node in inputs if hashes[node.path] is None]
+        missing_outputs = [node.path for node in outputs if hashes[node.path] is None]
+        new_hash = self._step_hash(step, hashes)
+        if new_hash.digest == step.hash.digest and not missing_inputs and not missing_outputs:
+            pages = []
+            if self.config.explain_rerun:
+                _, same = explain(step.hash, new_hash)
+                pages.append(("No changes observed", "\n".join(same)))
+            self.reporter.report("SKIP", step.description, pages)
+            present = {path: file_hash for path, file_hash in hashes.items() if file_hash}
+            self.workflow.skip(step, present)
+            self.succeeded += 1
+            self._update_progress()
+            self._notify()
+            return True
+        if self.config.explain_rerun:
+            changed, same = explain(step.hash, new_hash)
+            pages = [
+                (title, "\n".join(lines))
+                for title, lines in (
+                    ("Missing output files", missing_outputs),
+                    ("Changes causing rerun", changed),
+                    ("Remained the same", same),
+                )
+                if lines
+            ]
+            self.reporter.report("NOSKIP", step.description, pages)
+        return False
 
     async def _run_step(self, step: Node, worker: Worker) -> None:
         def on_started() -> None:
@@ -201,48 +247,18 @@ class Director:
             self.running -= 1
             self.pool.release(worker)
             self._notify()
-        self.workflow.finish(step, result.success, result.hashes)
+        step_hash = self._step_hash(step, result.hashes) if result.success else None
+        self.workflow.finish(step, result.success, result.hashes, step_hash)
         self.succeeded += result.success
         self._update_progress()
         if not result.success:
             logger.error("Step FAILED: %s", step.key)
-        action = "SUCCESS" if result.success else "FAIL"
-        self.reporter.report(action, step.description, self._result_pages(step, result))
+        pages = result_pages(step, result, self.config.show_perf > 1, self._state_name)
+        self.reporter.report("SUCCESS" if result.success else "FAIL", step.description, pages)
 
-    def _result_pages(self, step: Node, result: wire.JobFinished) -> list[tuple[str, str]]:
-        pages = []
-        if not result.success:
-            lines = [f"{'Command':22s}{step.command}"]
-            if step.workdir != "./":
-                lines.append(f"{'Working directory':22s}{step.workdir}")
-            if result.returncode is not None:
-                lines.append(f"{'Return code':22s}{result.returncode}")
-            pages.append(("Step info", "\n".join(lines)))
-        if self.config.show_perf > 1 and result.resources is not None:
-            user, system, wall = result.resources
-            pages.append(
-                (
-                    "Performance details",
-                    f"User CPU time [s]:   {user:9.4f}\n"
-                    f"System CPU time [s]: {system:9.4f}\n"
-                    f"Total CPU time [s]:  {user + system:9.4f}\n"
-                    f"Wall time [s]:       {wall:9.4f}",
-                )
-            )
-        if result.invalid_inputs:
-            lines = []
-            for path, problem in sorted(result.invalid_inputs.items()):
-                node = self.workflow.file(path)
-                state = node.state.name if node is not None else "UNKNOWN"
-                lines.append(f"{state} {problem}: {path}")
-            pages.append(("Invalid inputs", "\n".join(lines)))
-        if result.missing_outputs:
-            pages.append(("Expected outputs not created", "\n".join(result.missing_outputs)))
-        for title, data in (("Standard output", result.stdout), ("Standard error", result.stderr)):
-            text = _decode(data)
-            if text:
-                pages.append((title, text))
-        return pages
+    def _state_name(self, path: str) -> str:
+        node = self.workflow.file(path)
+        return node.state.name if node is not None else "UNKNOWN"
 
     def interrupt(self) -> None:
         """Stop scheduling and stop the running steps (SIGINT, grace period, SIGKILL)."""
@@ -252,8 +268,8 @@ class Director:
 
     # End of a run phase
 
-    def finalize(self) -> int:
-        """Report what did not complete, write the dump, and return the exit code."""
+    async def finalize(self) -> int:
+        """Report what did not complete, clean up, write the dump, and return the exit code."""
         failed = self.workflow.failed_steps()
         pending = self.workflow.pending_steps()
         if self.interrupted:
@@ -264,13 +280,15 @@ class Director:
             )
         if pending and not self.interrupted:
             noun = "1 step remains" if len(pending) == 1 else f"{len(pending)} steps remain"
-            self.reporter.report(
-                "WARNING",
-                f"{noun} pending due to incomplete requirements",
-                [("PENDING Step", self._pending_text(step)) for step in pending],
-            )
+            pages = [
+                pending_page(step, self.workflow.inputs(step), self.workflow.outputs(step))
+                for step in pending
+            ]
+            self.reporter.report("WARNING", f"{noun} pending due to incomplete requirements", pages)
         if failed or pending or self.interrupted:
             self.reporter.report("WARNING", "Skipping cleanup due to incomplete build.")
+        else:
+            await self._clean()
         self._dump()
         if self.interrupted:
             return ExitCode.INTERRUPTED
@@ -280,16 +298,29 @@ class Director:
             return ExitCode.PENDING
         return ExitCode.SUCCESS
 
-    def _pending_text(self, step: Node) -> str:
-        lines = [f"{'Command':22s}{step.command}", f"{'Working directory':22s}{step.workdir}"]
-        for label, nodes in (
-            ("Inputs", self.workflow.inputs(step)),
-            ("Outputs", self.workflow.outputs(step)),
-        ):
-            for index, node in enumerate(sorted(nodes, key=lambda node: node.path)):
-                path = f"({node.path})" if node.orphan else node.path
-                lines.append(f"{label if index == 0 else '':12s}{node.state.name:>8s}  {path}")
-        return "\n".join(lines)
+    async def _clean(self) -> None:
+        """Remove outputs that are no longer planned, unless the user changed them since."""
+        for node in self.workflow.clean():
+            path = node.path
+            try:
+                if node.is_dir:
+                    os.rmdir(path)
+                else:
+                    current = await self.hasher.hash(path, node.hash)
+                    if current is None:
+                        continue
+                    if node.state != FileState.VOLATILE and (
+                        current.digest,
+                        current.mode,
+                        current.size,
+                    ) != (node.hash.digest, node.hash.mode, node.hash.size):
+                        logger.info("Not removing %s: it changed since it was built.", path)
+                        continue
+                    os.remove(path)
+            except OSError as exc:
+                logger.info("Not removing %s: %s", path, exc.strerror)
+                continue
+            self.reporter.report("CLEAN", path)
 
     def _dump(self) -> None:
         try:
@@ -300,58 +331,3 @@ class Director:
             )
             return
         self.reporter.report("WORKFLOW", f"Dumped to {self.config.dump_path}")
-
-
-async def _watch_signals(director: Director) -> None:
-    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-        count = 0
-        async for _signum in signals:
-            count += 1
-            if count == 1:
-                director.interrupt()
-            elif director.pool is not None:
-                # A second Ctrl-C: no more grace.
-                director.pool.kill_running_steps()
-
-
-def _write_log_header(config: Config, socket_path: str) -> None:
-    log_path = os.path.join(config.stepup_dir, "director.log")
-    with open(log_path, "w") as fh:
-        fh.write(f"SOCKET {socket_path}\nPID {os.getpid()}\n")
-    handler = logging.FileHandler(log_path)
-    handler.setFormatter(logging.Formatter("%(levelname)s:%(name)s:%(message)s"))
-    logging.getLogger().addHandler(handler)
-    logging.getLogger().setLevel(logging.INFO)
-
-
-async def serve_director(
-    config: Config, plugins: Plugins, workflow: Workflow, reporter: Reporter
-) -> int:
-    """Run the whole session in one nursery and return the exit code."""
-    with tempfile.TemporaryDirectory(prefix="stepup-") as private_dir:
-        os.chmod(private_dir, 0o700)
-        socket_path = os.path.join(private_dir, "director")
-        _write_log_header(config, socket_path)
-        director = Director(config, plugins, workflow, reporter, socket_path)
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(_watch_signals, director)
-            await nursery.start(serve_rpc, socket_path, director.handle)
-            reporter.report("DIRECTOR", f"Listening on {socket_path}")
-            workers = []
-            for index in range(config.num_workers):
-                log_path = os.path.join(config.stepup_dir, f"worker{index}.log")
-                workers.append(await nursery.start(serve_worker, index, log_path))
-                reporter.report("DIRECTOR", f"Launched worker {index}")
-            director.pool = WorkerPool(workers)
-            if config.interactive:
-                reporter.report(
-                    "WARNING", "Watch mode is not available yet: running once, as with -n."
-                )
-            reporter.start_progress(config.num_workers)
-            await director.run_phase()
-            reporter.stop_progress()
-            exit_code = director.finalize()
-            reporter.report("DIRECTOR", "Stopping workers.")
-            nursery.cancel_scope.cancel()
-        reporter.report("DIRECTOR", "See you!")
-        return exit_code

@@ -6,6 +6,7 @@ This module is the floor of the package: it imports nothing from the rest of it.
 import hashlib
 import os
 import stat
+from collections.abc import Callable
 
 import attrs
 
@@ -43,16 +44,23 @@ class FileHash:
         )
 
 
-def hash_file_contents(path: str) -> bytes:
-    """Return the 64-byte BLAKE2b digest of a file's contents."""
+def hash_file_contents(path: str, check: Callable[[], None] | None = None) -> bytes:
+    """Return the 64-byte BLAKE2b digest of a file's contents.
+
+    ``check`` is called between chunks: it may raise to stop hashing a large file early.
+    """
     hasher = hashlib.blake2b()
     with open(path, "rb") as fh:
         while chunk := fh.read(CHUNK_SIZE):
             hasher.update(chunk)
+            if check is not None:
+                check()
     return hasher.digest()
 
 
-def compute_file_hash(path: str, old: FileHash | None = None) -> FileHash | None:
+def compute_file_hash(
+    path: str, old: FileHash | None = None, check: Callable[[], None] | None = None
+) -> FileHash | None:
     """Hash ``path`` (a trailing slash means a directory); ``None`` if it is missing.
 
     A directory gets the digest ``b"d"`` and zeros elsewhere: its content is not hashed.
@@ -70,4 +78,5 @@ def compute_file_hash(path: str, old: FileHash | None = None) -> FileHash | None
         return FileHash(DIR_DIGEST)
     if old is not None and old.known and old.same_stat(st):
         return old
-    return FileHash(hash_file_contents(path), st.st_mode, st.st_mtime, st.st_size, st.st_ino)
+    digest = hash_file_contents(path, check)
+    return FileHash(digest, st.st_mode, st.st_mtime, st.st_size, st.st_ino)

@@ -23,8 +23,8 @@ import attrs
 import cattrs
 import msgpack
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
-from cattrs.preconf.msgpack import make_converter
 
+from stepup_trio.convert import make_converter
 from stepup_trio.core.graph import Graph
 from stepup_trio.core.workflow import Workflow
 from stepup_trio.errors import DumpError

@@ -6,22 +6,22 @@ stream is a plain sequence of envelopes. Payloads are validated by cattrs when t
 structured, before they reach the workflow.
 """
 
-from typing import Any, get_args, get_origin
+from typing import Any
 
 import attrs
 import cattrs
 import msgpack
-from cattrs.preconf.msgpack import make_converter
 
+from stepup_trio.convert import make_converter
+from stepup_trio.core.actions import Action
 from stepup_trio.hashing import FileHash
 
 __all__ = [
     "MAX_MESSAGE_SIZE",
-    "DefineStatic",
-    "DefineStep",
     "Envelope",
     "JobFinished",
     "JobStarted",
+    "Perform",
     "RunJob",
     "Shutdown",
     "WireError",
@@ -45,26 +45,11 @@ class WireError(Exception):
 
 
 @attrs.frozen
-class DefineStep:
-    """Define a step on behalf of the step ``creator`` (a node key)."""
+class Perform:
+    """Perform an action (define a step, declare static files) on behalf of ``creator``."""
 
     creator: str
-    command: str
-    workdir: str = "./"
-    inp: list[str] = attrs.Factory(list)
-    out: list[str] = attrs.Factory(list)
-    env: list[str] = attrs.Factory(list)
-    optional: bool = False
-    pool: str | None = None
-    block: bool = False
-
-
-@attrs.frozen
-class DefineStatic:
-    """Declare static files and directories on behalf of ``creator``."""
-
-    creator: str
-    paths: list[str]
+    action: Action
 
 
 @attrs.frozen
@@ -79,7 +64,10 @@ class WriteGraph:
 
 @attrs.frozen
 class RunJob:
-    """Run a step's command in a worker and hash its inputs and outputs."""
+    """Run a step's command in a worker and hash its inputs and outputs.
+
+    ``known`` holds earlier hashes: a file whose stat did not change is not read again.
+    """
 
     key: str
     command: str
@@ -87,6 +75,7 @@ class RunJob:
     env: dict[str, str]
     inputs: list[str]
     outputs: list[str]
+    known: dict[str, FileHash] = attrs.Factory(dict)
 
 
 @attrs.frozen
@@ -119,53 +108,10 @@ class Shutdown:
 
 
 MESSAGES: dict[str, type] = {
-    cls.__name__: cls
-    for cls in (DefineStep, DefineStatic, WriteGraph, RunJob, JobStarted, JobFinished, Shutdown)
+    cls.__name__: cls for cls in (Perform, WriteGraph, RunJob, JobStarted, JobFinished, Shutdown)
 }
 
 converter = make_converter()
-
-
-def _strict(expected: type | tuple[type, ...]):
-    """cattrs converts scalars with ``str(x)``, ``int(x)``...: a wrong type must be refused."""
-
-    def structure(value: Any, cls: type) -> Any:
-        if not isinstance(value, expected) or (expected is not bool and isinstance(value, bool)):
-            raise TypeError(f"expected {cls.__name__}, got {type(value).__name__} {value!r}")
-        return cls(value)
-
-    return structure
-
-
-for _cls, _expected in (
-    (str, str),
-    (int, int),
-    (bool, bool),
-    (float, (int, float)),
-    (bytes, bytes),
-):
-    converter.register_structure_hook(_cls, _strict(_expected))
-
-
-def _strict_list(value: Any, cls: Any) -> list:
-    if not isinstance(value, list | tuple):
-        raise TypeError(f"expected a list, got {type(value).__name__} {value!r}")
-    (item,) = get_args(cls) or (Any,)
-    return [converter.structure(element, item) for element in value]
-
-
-def _strict_dict(value: Any, cls: Any) -> dict:
-    if not isinstance(value, dict):
-        raise TypeError(f"expected a map, got {type(value).__name__} {value!r}")
-    key_type, value_type = get_args(cls) or (Any, Any)
-    return {
-        converter.structure(key, key_type): converter.structure(element, value_type)
-        for key, element in value.items()
-    }
-
-
-converter.register_structure_hook_func(lambda cls: get_origin(cls) is list, _strict_list)
-converter.register_structure_hook_func(lambda cls: get_origin(cls) is dict, _strict_dict)
 
 
 @attrs.frozen

@@ -56,10 +56,11 @@ def shebang_problem(command: str, workdir: str) -> str | None:
     return "Script does not start with a shebang."
 
 
-def hash_paths(paths: list[str]) -> dict[str, wire.FileHash]:
+def hash_paths(paths: list[str], known: dict[str, wire.FileHash]) -> dict[str, wire.FileHash]:
+    """Hash the files that exist; those whose stat matches ``known`` are not read again."""
     hashes = {}
     for path in paths:
-        file_hash = compute_file_hash(path)
+        file_hash = compute_file_hash(path, known.get(path))
         if file_hash is not None:
             hashes[path] = file_hash
     return hashes
@@ -108,7 +109,7 @@ async def run_job(job: wire.RunJob, send) -> wire.JobFinished:
         stdout, stderr = b"".join(chunks["stdout"]), b"".join(chunks["stderr"])
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    hashes = await trio.to_thread.run_sync(hash_paths, job.inputs + job.outputs)
+    hashes = await trio.to_thread.run_sync(hash_paths, job.inputs + job.outputs, job.known)
     missing = [path for path in job.outputs if path not in hashes]
     user = after.ru_utime - before.ru_utime
     system = after.ru_stime - before.ru_stime

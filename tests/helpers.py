@@ -60,6 +60,19 @@ def lines(text: str) -> list[str]:
     return mask_socket(text).splitlines()
 
 
+PLAN_SUCCESS = "   SUCCESS │ ./plan.py"
+
+
+def without_plan_success(output: list[str]) -> list[str]:
+    """The lines without the plan's SUCCESS line, whose place races with its steps.
+
+    The plan ends while the steps it defined may still run: the order of its SUCCESS line
+    and theirs depends on timing, with StepUp as with us. It must appear exactly once.
+    """
+    assert output.count(PLAN_SUCCESS) == 1, output
+    return [line for line in output if line != PLAN_SUCCESS]
+
+
 def pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)

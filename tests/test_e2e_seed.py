@@ -6,14 +6,13 @@ import shutil
 from pathlib import Path
 
 import pytest
-from helpers import DATA, lines, mask_socket, run_stepup
+from helpers import DATA, PLAN_SUCCESS, lines, mask_socket, run_stepup
 
 from stepup_trio.core.states import StepState
 from stepup_trio.plugins import load_plugins
 from stepup_trio.store import load_workflow
 
 SEED = DATA / "seed"
-PLAN_SUCCESS = "   SUCCESS │ ./plan.py"
 
 
 @pytest.fixture(scope="module")

@@ -69,7 +69,8 @@ async def test_invalid_payload_gets_an_error_reply(server):
     def blocking():
         with socket.socket(socket.AF_UNIX) as sock:
             sock.connect(server)
-            sock.sendall(msgpack.packb([7, "DefineStep", {"creator": 3, "command": None}]))
+            action = {"action": "DefineStep", "command": None}
+            sock.sendall(msgpack.packb([7, "Perform", {"creator": 3, "action": action}]))
             unpacker = wire.new_unpacker()
             while True:
                 unpacker.feed(sock.recv(65536))
@@ -79,7 +80,8 @@ async def test_invalid_payload_gets_an_error_reply(server):
     call_id, status, payload = await trio.to_thread.run_sync(blocking)
     assert (call_id, status) == (7, "error")
     assert payload["type"] == "WireError"
-    assert "Invalid DefineStep message" in payload["message"]
+    assert "Invalid Perform message" in payload["message"]
+    assert "command" in payload["message"]
     assert "creator" in payload["message"]
 
 

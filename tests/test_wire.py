@@ -3,24 +3,27 @@
 import pytest
 
 from stepup_trio import wire
+from stepup_trio.core.actions import DeclareStatic, DefineStep
 from stepup_trio.hashing import DIR_DIGEST, FileHash
 from stepup_trio.wire import WireError, decode, encode, encode_reply, new_unpacker
 
 MESSAGES = [
-    wire.DefineStep("step:./plan.py", "touch a"),
-    wire.DefineStep(
-        creator="step:./plan.py",
-        command="cp a b",
-        workdir="sub/",
-        inp=["a", "c/"],
-        out=["b"],
-        env=["HOME", "X"],
-        optional=True,
-        pool="io",
-        block=True,
+    wire.Perform("step:./plan.py", DefineStep("touch a")),
+    wire.Perform(
+        "step:./plan.py",
+        DefineStep(
+            command="cp a b",
+            workdir="sub/",
+            inp=["a", "c/"],
+            out=["b"],
+            env=["HOME", "X"],
+            optional=True,
+            pool="io",
+            block=True,
+        ),
     ),
-    wire.DefineStatic("step:./plan.py", ["data/", "data/in.txt"]),
-    wire.DefineStatic("step:./plan.py", []),
+    wire.Perform("step:./plan.py", DeclareStatic(["data/", "data/in.txt"])),
+    wire.Perform("step:./plan.py", DeclareStatic([])),
     wire.WriteGraph("graph"),
     wire.RunJob(
         key="step:cp a b",
@@ -143,16 +146,49 @@ def test_unknown_name(name):
 @pytest.mark.parametrize(
     ("name", "payload", "detail"),
     [
-        ("DefineStep", {"creator": "x", "command": 123}, "command"),
-        ("DefineStep", {"creator": 3, "command": None}, "creator"),
-        ("DefineStep", {"creator": "x"}, "required field missing @ $.command"),
-        ("DefineStep", {"creator": "x", "command": "c", "optional": "no"}, "optional"),
-        ("DefineStep", {"creator": "x", "command": "c", "block": 1}, "block"),
-        ("DefineStep", {"creator": "x", "command": "c", "pool": 5}, "pool"),
-        ("DefineStep", {"creator": "x", "command": "c", "inp": [1]}, "inp"),
-        ("DefineStep", {"creator": "x", "command": "c", "inp": None}, "inp"),
-        ("DefineStep", None, ""),
-        ("DefineStatic", {"creator": "x", "paths": None}, "paths"),
+        (
+            "Perform",
+            {"creator": "x", "action": {"command": 123, "action": "DefineStep"}},
+            "command",
+        ),
+        ("Perform", {"creator": 3, "action": {"command": None, "action": "DefineStep"}}, "creator"),
+        (
+            "Perform",
+            {"creator": "x", "action": {"action": "DefineStep"}},
+            "required field missing @ $.action.command",
+        ),
+        (
+            "Perform",
+            {"creator": "x", "action": {"command": "c", "optional": "no", "action": "DefineStep"}},
+            "optional",
+        ),
+        (
+            "Perform",
+            {"creator": "x", "action": {"command": "c", "block": 1, "action": "DefineStep"}},
+            "block",
+        ),
+        (
+            "Perform",
+            {"creator": "x", "action": {"command": "c", "pool": 5, "action": "DefineStep"}},
+            "pool",
+        ),
+        (
+            "Perform",
+            {"creator": "x", "action": {"command": "c", "inp": [1], "action": "DefineStep"}},
+            "inp",
+        ),
+        (
+            "Perform",
+            {"creator": "x", "action": {"command": "c", "inp": None, "action": "DefineStep"}},
+            "inp",
+        ),
+        ("Perform", None, ""),
+        (
+            "Perform",
+            {"creator": "x", "action": {"action": "DeclareStatic", "paths": None}},
+            "paths",
+        ),
+        ("Perform", {"creator": "x", "action": {"action": "Nothing"}}, "action"),
         ("WriteGraph", {"prefix": ["g"]}, "prefix"),
         ("WriteGraph", {}, "prefix"),
         ("JobStarted", {"pgid": "12"}, "pgid"),
@@ -184,12 +220,27 @@ def test_wrong_payload(name, payload, detail):
 
 def test_string_for_list_field():
     with pytest.raises(WireError, match="inp"):
-        decode([1, "DefineStep", {"creator": "x", "command": "c", "inp": "abc"}])
+        decode(
+            [
+                1,
+                "Perform",
+                {"creator": "x", "action": {"command": "c", "inp": "abc", "action": "DefineStep"}},
+            ]
+        )
 
 
 def test_dict_for_list_field():
     with pytest.raises(WireError, match="out"):
-        decode([1, "DefineStep", {"creator": "x", "command": "c", "out": {"a": 1}}])
+        decode(
+            [
+                1,
+                "Perform",
+                {
+                    "creator": "x",
+                    "action": {"command": "c", "out": {"a": 1}, "action": "DefineStep"},
+                },
+            ]
+        )
 
 
 def test_int_for_bytes_field():

@@ -8,9 +8,11 @@ from collections import deque
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
+from stepup_trio.core.actions import Action, DeclareStatic, DefineStep
 from stepup_trio.core.graph import Graph
 from stepup_trio.core.paths import is_always_static, parent_path
 from stepup_trio.core.states import FileState, Mandatory, StepState
+from stepup_trio.core.stephash import StepHash
 from stepup_trio.errors import CyclicError, GraphError
 from stepup_trio.hashing import FileHash
 from stepup_trio.plugin_api import Node
@@ -29,6 +31,8 @@ class Workflow:
     def __init__(self, kinds: Mapping[str, type[Node]], graph: Graph | None = None) -> None:
         self.kinds = kinds
         self.queue: deque[StepNode] = deque()
+        # What each running step has done so far: its recording once it succeeds.
+        self._recordings: dict[StepNode, list[Action]] = {}
         if graph is None:
             graph = Graph()
             graph.add_root(kinds["root"](), kinds["vacuum"]())
@@ -38,10 +42,33 @@ class Workflow:
     def boot(cls, kinds: Mapping[str, type[Node]], plan: str = "plan.py") -> "Workflow":
         """A fresh workflow whose only step runs the top-level plan script."""
         workflow = cls(kinds)
-        root = workflow.graph.root
-        workflow.declare_static(root, [plan])
-        workflow.define_step(root, f"./{plan}", inp=[plan])
+        workflow.define_boot(plan)
         return workflow
+
+    def define_boot(self, plan: str = "plan.py") -> StepNode:
+        """Declare the plan script and the step that runs it, both created by the root."""
+        root = self.graph.root
+        self.declare_static(root, [plan])
+        return self.define_step(root, f"./{plan}", inp=[plan])
+
+    def dissolve(self) -> None:
+        """Hand every node to the vacuum and drop the relations of steps.
+
+        Used after loading a dump: replaying the boot step takes back, one by one, the nodes
+        that are still defined, with their hashes, so unchanged steps are skipped.
+        """
+        for node in list(self.graph):
+            if node.kind in ("root", "vacuum"):
+                continue
+            self.graph.orphan(node)
+            if node.kind == "step":
+                self.graph.clear_suppliers(node)
+                for consumer in list(node.consumers):
+                    self.graph.remove_supplier(node, consumer)
+                if node.state in (StepState.QUEUED, StepState.RUNNING):
+                    node.state = StepState.PENDING
+        self.queue.clear()
+        self._recordings.clear()
 
     # Lookup
 
@@ -70,10 +97,12 @@ class Workflow:
     def _supplier_file(self, path: str) -> FileNode:
         """The node for a path something depends on; unknown paths become orphan placeholders."""
         node = self.file(path)
-        if node is not None:
-            return node
         if is_always_static(path):
-            node = self.graph.add(self._new_file(path, FileState.STATIC), self.graph.root)
+            # ./, / and ../ always exist: the root takes them back when they were orphaned.
+            if node is None or node.orphan:
+                node = self.graph.add(self._new_file(path, FileState.STATIC), self.graph.root)
+        elif node is not None:
+            return node
         else:
             node = self.graph.add_orphan(self._new_file(path, FileState.PENDING))
             self._link_parent(node)
@@ -112,6 +141,29 @@ class Workflow:
         return nodes
 
     # Steps
+
+    def perform(self, creator: Node, action: Action) -> Any:
+        """Carry out an action for ``creator`` and add it to the creator's recording."""
+        if isinstance(action, DefineStep):
+            result = self.define_step(
+                creator,
+                action.command,
+                workdir=action.workdir,
+                inp=action.inp,
+                out=action.out,
+                env=action.env,
+                optional=action.optional,
+                pool=action.pool,
+                block=action.block,
+            )
+        elif isinstance(action, DeclareStatic):
+            result = self.declare_static(creator, action.paths)
+        else:
+            raise GraphError(f"Unknown action: {type(action).__name__}")
+        recording = self._recordings.get(creator)
+        if recording is not None:
+            recording.append(action)
+        return result
 
     def define_step(
         self,
@@ -228,32 +280,108 @@ class Workflow:
 
     def start(self, step: StepNode) -> None:
         step.state = StepState.RUNNING
+        self._recordings[step] = []
 
     def abort(self, step: StepNode) -> None:
         """The run was interrupted: the step and its outputs are pending again."""
+        self._recordings.pop(step, None)
         step.state = StepState.PENDING
         for node in self.outputs(step):
             if node.state == FileState.BUILT:
                 node.state = FileState.PENDING
 
-    def finish(self, step: StepNode, success: bool, hashes: Mapping[str, FileHash]) -> None:
-        """Record the outcome of a run and queue the consumers it made ready."""
+    def _store_hashes(self, step: StepNode, hashes: Mapping[str, FileHash]) -> list[FileNode]:
         for node in self.inputs(step):
             if node.path in hashes and node.state == FileState.STATIC:
                 node.hash = hashes[node.path]
         outputs = self.outputs(step)
         for node in outputs:
             node.hash = hashes.get(node.path, node.hash)
-        if not success:
-            step.state = StepState.FAILED
-            return
+        return outputs
+
+    def _succeeded(self, step: StepNode, outputs: list[FileNode]) -> None:
         step.state = StepState.SUCCEEDED
         for node in outputs:
             node.state = FileState.BUILT
+
+    def _queue_consumers(self, outputs: list[FileNode]) -> None:
         for node in outputs:
             for consumer in node.consumers:
                 if consumer.kind == "step":
                     self.try_queue(consumer)
+
+    def finish(
+        self,
+        step: StepNode,
+        success: bool,
+        hashes: Mapping[str, FileHash],
+        step_hash: StepHash | None = None,
+    ) -> None:
+        """Record the outcome of a run and queue the consumers it made ready.
+
+        A success keeps the step hash and what the step did (its recording); a failure drops
+        both, so the step always runs again.
+        """
+        recording = self._recordings.pop(step, [])
+        outputs = self._store_hashes(step, hashes)
+        if not success:
+            step.state = StepState.FAILED
+            step.hash = None
+            step.recording = None
+            return
+        step.hash = step_hash
+        step.recording = recording
+        self._succeeded(step, outputs)
+        self._queue_consumers(outputs)
+
+    def skip(self, step: StepNode, hashes: Mapping[str, FileHash]) -> None:
+        """Nothing changed: mark the step done and replay what it did the last time."""
+        outputs = self._store_hashes(step, hashes)
+        self._succeeded(step, outputs)
+        for action in step.recording or ():
+            self.perform(step, action)
+        self._queue_consumers(outputs)
+
+    def replayable(self, step: StepNode) -> bool:
+        """A step with a hash and a recording may be skipped if its hash is unchanged."""
+        return step.hash is not None and step.recording is not None
+
+    def hashed_paths(self, step: StepNode) -> tuple[list[FileNode], list[FileNode]]:
+        """The inputs and outputs that enter the step hash (volatile files never do)."""
+        outputs = [
+            node
+            for node in self.outputs(step)
+            if node.state in (FileState.PENDING, FileState.BUILT)
+        ]
+        return self.inputs(step), outputs
+
+    # Cleanup
+
+    def clean(self) -> list[FileNode]:
+        """Remove the orphans that nothing depends on, after a complete run.
+
+        Returns the removed files that were built before, deepest path first: the caller
+        deletes them from disk if they did not change since. Static files are never returned.
+        """
+        todo = list(self.graph.vacuum.products)
+        removed: list[FileNode] = []
+        while todo:
+            node = todo.pop()
+            if node.key not in self.graph or not node.orphan or node.consumers:
+                continue
+            suppliers = [supplier for supplier in node.suppliers if supplier.orphan]
+            self.graph.remove(node)
+            todo.extend(suppliers)
+            if node.kind == "file" and (
+                node.state == FileState.VOLATILE
+                or (
+                    node.state in (FileState.PENDING, FileState.BUILT)
+                    and node.hash is not None
+                    and node.hash.known
+                )
+            ):
+                removed.append(node)
+        return sorted(removed, key=lambda node: node.path, reverse=True)
 
     # Reports
 

@@ -4,7 +4,10 @@ from collections.abc import Iterator
 
 import attrs
 
+from stepup_trio.core.actions import Action
 from stepup_trio.core.states import Mandatory, StepState
+from stepup_trio.core.stephash import StepHash
+from stepup_trio.kinds.format import digest_lines
 from stepup_trio.plugin_api import Node
 
 __all__ = ["StepNode", "step_key"]
@@ -26,6 +29,8 @@ class StepNode(Node):
     pool: str | None = None
     block: bool = False
     env_vars: tuple[str, ...] = ()
+    hash: StepHash | None = None
+    recording: list[Action] | None = None
 
     @property
     def local_key(self) -> str:
@@ -48,6 +53,11 @@ class StepNode(Node):
             yield "block", "True"
         for index, name in enumerate(self.env_vars):
             yield ("env_var" if index == 0 else ""), name
+        if self.hash is not None:
+            yield from digest_lines("digest", self.hash.digest)
+            yield from digest_lines("inp_digest", self.hash.inp_digest)
+            if self.hash.extended:
+                yield "extended hash", "yes"
 
     def on_recycled(self, graph, fresh: Node) -> None:
         assert isinstance(fresh, StepNode)

@@ -1,0 +1,66 @@
+"""The cattrs converter for msgpack, shared by the wire format and the workflow dump.
+
+cattrs converts scalars leniently (``str(x)``, ``int(x)``, iterating a string into a list):
+data that comes from another process or from disk must have the right types instead.
+"""
+
+from typing import Any, get_args, get_origin
+
+import cattrs
+from cattrs.preconf.msgpack import make_converter as make_msgpack_converter
+from cattrs.strategies import configure_tagged_union
+
+from stepup_trio.core.actions import Action
+
+__all__ = ["make_converter"]
+
+
+def make_converter() -> cattrs.Converter:
+    """A msgpack converter with strict types and the tagged union of recorded actions."""
+    converter = make_msgpack_converter()
+
+    def strict(expected: type | tuple[type, ...]):
+        def structure(value: Any, cls: type) -> Any:
+            if not isinstance(value, expected) or (
+                expected is not bool and isinstance(value, bool)
+            ):
+                raise TypeError(f"expected {cls.__name__}, got {type(value).__name__} {value!r}")
+            return cls(value)
+
+        return structure
+
+    for cls, expected in (
+        (str, str),
+        (int, int),
+        (bool, bool),
+        (float, (int, float)),
+        (bytes, bytes),
+    ):
+        converter.register_structure_hook(cls, strict(expected))
+
+    def strict_sequence(value: Any, cls: Any) -> list | tuple:
+        if not isinstance(value, list | tuple):
+            raise TypeError(f"expected a list, got {type(value).__name__} {value!r}")
+        args = get_args(cls) or (Any,)
+        if get_origin(cls) is list or (len(args) == 2 and args[1] is Ellipsis):
+            items = [converter.structure(element, args[0]) for element in value]
+            return items if get_origin(cls) is list else tuple(items)
+        if len(args) != len(value):
+            raise TypeError(f"expected {len(args)} items, got {len(value)}")
+        return tuple(converter.structure(e, t) for e, t in zip(value, args, strict=True))
+
+    def strict_dict(value: Any, cls: Any) -> dict:
+        if not isinstance(value, dict):
+            raise TypeError(f"expected a map, got {type(value).__name__} {value!r}")
+        key_type, value_type = get_args(cls) or (Any, Any)
+        return {
+            converter.structure(key, key_type): converter.structure(element, value_type)
+            for key, element in value.items()
+        }
+
+    converter.register_structure_hook_func(
+        lambda cls: get_origin(cls) in (list, tuple), strict_sequence
+    )
+    converter.register_structure_hook_func(lambda cls: get_origin(cls) is dict, strict_dict)
+    configure_tagged_union(Action, converter, tag_name="action")
+    return converter

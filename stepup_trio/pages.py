@@ -1,0 +1,82 @@
+"""The boxes ("pages") that follow a status line: step results, pending steps, explanations.
+
+Pure formatting: the director decides what to report, these functions decide how it reads.
+"""
+
+from collections.abc import Callable, Iterable
+
+from stepup_trio import wire
+
+__all__ = ["LABEL_WIDTH", "pending_page", "result_pages"]
+
+#: Width of the labels in the Step info and PENDING Step boxes.
+LABEL_WIDTH = 22
+
+Page = tuple[str, str]
+
+
+def _decode(data: bytes) -> str:
+    return data.decode("utf-8", errors="ignore").rstrip()
+
+
+def result_pages(
+    step,
+    result: wire.JobFinished,
+    show_perf: bool,
+    state_of: Callable[[str], str],
+) -> list[Page]:
+    """Step info (on failure), performance, problems with files, and captured output."""
+    pages = []
+    if not result.success:
+        lines = [f"{'Command':{LABEL_WIDTH}s}{step.command}"]
+        if step.workdir != "./":
+            lines.append(f"{'Working directory':{LABEL_WIDTH}s}{step.workdir}")
+        if result.returncode is not None:
+            lines.append(f"{'Return code':{LABEL_WIDTH}s}{result.returncode}")
+        pages.append(("Step info", "\n".join(lines)))
+    if show_perf and result.resources is not None:
+        user, system, wall = result.resources
+        pages.append(
+            (
+                "Performance details",
+                f"User CPU time [s]:   {user:9.4f}\n"
+                f"System CPU time [s]: {system:9.4f}\n"
+                f"Total CPU time [s]:  {user + system:9.4f}\n"
+                f"Wall time [s]:       {wall:9.4f}",
+            )
+        )
+    if result.invalid_inputs:
+        lines = [
+            f"{state_of(path)} {problem}: {path}"
+            for path, problem in sorted(result.invalid_inputs.items())
+        ]
+        pages.append(("Invalid inputs", "\n".join(lines)))
+    if result.missing_outputs:
+        pages.append(("Expected outputs not created", "\n".join(result.missing_outputs)))
+    for title, data in (("Standard output", result.stdout), ("Standard error", result.stderr)):
+        text = _decode(data)
+        if text:
+            pages.append((title, text))
+    return pages
+
+
+def _file_lines(label: str, nodes: Iterable) -> list[str]:
+    lines = []
+    for index, node in enumerate(sorted(nodes, key=lambda node: node.path)):
+        path = f"({node.path})" if node.orphan else node.path
+        lines.append(f"{label if index == 0 else '':12s}{node.state.name:>8s}  {path}")
+    return lines
+
+
+def pending_page(step, inputs: Iterable, outputs: Iterable) -> Page:
+    """Why a step could not run: its inputs and outputs with their states.
+
+    The working directory is always shown, also ``./``, as StepUp does.
+    """
+    lines = [
+        f"{'Command':{LABEL_WIDTH}s}{step.command}",
+        f"{'Working directory':{LABEL_WIDTH}s}{step.workdir}",
+        *_file_lines("Inputs", inputs),
+        *_file_lines("Outputs", outputs),
+    ]
+    return "PENDING Step", "\n".join(lines)

@@ -1,0 +1,118 @@
+"""A stepup session: one trio nursery owns the RPC server, the workers and the director.
+
+Services start with ``nursery.start``, so nothing runs before what it needs is ready: the socket
+is listening before a worker exists, and every worker is running before the first step is
+handed out.
+"""
+
+import logging
+import os
+import shutil
+import signal
+import tempfile
+
+import trio
+
+from stepup_trio.core.workflow import Workflow
+from stepup_trio.director import Config, Director
+from stepup_trio.errors import DumpError
+from stepup_trio.plugins import Plugins
+from stepup_trio.services.reporter import Reporter
+from stepup_trio.services.rpc import serve_rpc
+from stepup_trio.services.workers import WorkerPool, serve_worker
+from stepup_trio.store import load_workflow
+
+__all__ = ["load_or_boot", "serve_session"]
+
+logger = logging.getLogger(__name__)
+
+
+Report = tuple[str, str, list[tuple[str, str]]]
+
+
+def load_or_boot(config: Config, plugins: Plugins) -> tuple[Workflow, list[Report]]:
+    """Continue from the dump if there is a readable one, else start from scratch.
+
+    Returns the workflow and the lines to report about it. A dump that cannot be used is kept
+    aside for inspection, never deleted.
+    """
+    path = config.dump_path
+    if os.path.exists(path):
+        try:
+            workflow = load_workflow(path, plugins.kinds)
+        except (DumpError, OSError) as exc:
+            bug_path = os.path.join(config.stepup_dir, "workflow-bug.mpk.xz")
+            reason = exc.strerror if isinstance(exc, OSError) else str(exc)
+            try:
+                shutil.move(path, bug_path)
+                kept = f"It was moved to {bug_path}, so you can inspect it."
+            except OSError:
+                kept = "It was left in place."
+            logger.warning("Could not load %s: %s", path, reason)
+            page = (
+                "Starting from scratch",
+                f"{reason}\n{kept}\nAll steps will run again; nothing already built is deleted.",
+            )
+            report = ("WORKFLOW", f"Exception while loading workflow {path}.", [page])
+            return Workflow.boot(plugins.kinds, config.plan), [report]
+        workflow.dissolve()
+        workflow.define_boot(config.plan)
+        return workflow, [("WORKFLOW", f"Loaded from {path}", [])]
+    return Workflow.boot(plugins.kinds, config.plan), []
+
+
+async def _watch_signals(director: Director) -> None:
+    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        count = 0
+        async for _signum in signals:
+            count += 1
+            if count == 1:
+                director.interrupt()
+            elif director.pool is not None:
+                # A second Ctrl-C: no more grace.
+                director.pool.kill_running_steps()
+
+
+def _start_log(config: Config, socket_path: str) -> None:
+    """``director.log`` starts with the socket and the pid, for clients that look for us."""
+    log_path = os.path.join(config.stepup_dir, "director.log")
+    with open(log_path, "w") as fh:
+        fh.write(f"SOCKET {socket_path}\nPID {os.getpid()}\n")
+    handler = logging.FileHandler(log_path)
+    handler.setFormatter(logging.Formatter("%(levelname)s:%(name)s:%(message)s"))
+    logging.getLogger().addHandler(handler)
+    logging.getLogger().setLevel(logging.INFO)
+
+
+async def serve_session(config: Config, plugins: Plugins, reporter: Reporter) -> int:
+    """Run the whole session in one nursery and return the exit code."""
+    with tempfile.TemporaryDirectory(prefix="stepup-") as private_dir:
+        os.chmod(private_dir, 0o700)
+        socket_path = os.path.join(private_dir, "director")
+        _start_log(config, socket_path)
+        workflow, reports = load_or_boot(config, plugins)
+        director = Director(config, plugins, workflow, reporter, socket_path)
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(_watch_signals, director)
+            await nursery.start(serve_rpc, socket_path, director.handle)
+            reporter.report("DIRECTOR", f"Listening on {socket_path}")
+            for action, description, pages in reports:
+                reporter.report(action, description, pages)
+            workers = []
+            for index in range(config.num_workers):
+                log_path = os.path.join(config.stepup_dir, f"worker{index}.log")
+                workers.append(await nursery.start(serve_worker, index, log_path))
+                reporter.report("DIRECTOR", f"Launched worker {index}")
+            director.pool = WorkerPool(workers)
+            if config.interactive:
+                reporter.report(
+                    "WARNING", "Watch mode is not available yet: running once, as with -n."
+                )
+            reporter.start_progress(config.num_workers)
+            await director.run_phase()
+            reporter.stop_progress()
+            exit_code = await director.finalize()
+            reporter.report("DIRECTOR", "Stopping workers.")
+            nursery.cancel_scope.cancel()
+        reporter.report("DIRECTOR", "See you!")
+        return exit_code
