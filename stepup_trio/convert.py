@@ -11,6 +11,7 @@ from cattrs.preconf.msgpack import make_converter as make_msgpack_converter
 from cattrs.strategies import configure_tagged_union
 
 from stepup_trio.core.actions import Action
+from stepup_trio.core.events import Event
 
 __all__ = ["make_converter"]
 
@@ -63,4 +64,5 @@ def make_converter() -> cattrs.Converter:
     )
     converter.register_structure_hook_func(lambda cls: get_origin(cls) is dict, strict_dict)
     configure_tagged_union(Action, converter, tag_name="action")
+    configure_tagged_union(Event, converter, tag_name="event")
     return converter

@@ -14,12 +14,14 @@ import trio
 
 from stepup_trio import wire
 from stepup_trio.core.actions import DefineStep
+from stepup_trio.core.events import Aborted, Event, Finished, Performed, Skipped, Started
 from stepup_trio.core.explain import explain
 from stepup_trio.core.states import FileState, StepState
 from stepup_trio.core.stephash import StepHash, compute_step_hash
 from stepup_trio.core.workflow import Workflow
 from stepup_trio.errors import GraphError, StepUpError
 from stepup_trio.hashing import FileHash
+from stepup_trio.journal import Journal
 from stepup_trio.pages import pending_page, result_pages
 from stepup_trio.plugin_api import Node
 from stepup_trio.plugins import Plugins
@@ -67,8 +69,10 @@ class Director:
         workflow: Workflow,
         reporter: Reporter,
         socket_path: str,
+        journal: Journal | None = None,
     ) -> None:
         self.config = config
+        self.journal = journal
         self.plugins = plugins
         self.workflow = workflow
         self.reporter = reporter
@@ -104,6 +108,7 @@ class Director:
         """Answer one request from a client; errors become error replies."""
         if isinstance(message, wire.Perform):
             result = self.workflow.perform(self._creator(message.creator), message.action)
+            self._record(Performed(message.creator, message.action))
             self._notify()
             return result.key if isinstance(message.action, DefineStep) else None
         if isinstance(message, wire.WriteGraph):
@@ -124,6 +129,11 @@ class Director:
             await trio.to_thread.run_sync(write_all)
         except OSError as exc:
             raise StepUpError(f"Cannot write the graph to {exc.filename}: {exc.strerror}") from None
+
+    def _record(self, event: Event) -> None:
+        """Journal a change as soon as it is made, so that a crash does not lose it."""
+        if self.journal is not None:
+            self.journal.append(event)
 
     # Hashes
 
@@ -195,6 +205,7 @@ class Director:
                     worker = await self.pool.acquire()
                     self.running += 1
                     self.workflow.start(step)
+                    self._record(Started(step.key))
                     self._update_progress()
                     jobs.start_soon(self._run_step, step, worker)
         self._phase_scope = None
@@ -214,6 +225,7 @@ class Director:
             self.reporter.report("SKIP", step.description, pages)
             present = {path: file_hash for path, file_hash in hashes.items() if file_hash}
             self.workflow.skip(step, present)
+            self._record(Skipped(step.key, present))
             self.succeeded += 1
             self._update_progress()
             self._notify()
@@ -242,6 +254,7 @@ class Director:
             result = wire.JobFinished(None, stderr=str(exc).encode())
         except trio.Cancelled:
             self.workflow.abort(step)
+            self._record(Aborted(step.key))
             raise
         finally:
             self.running -= 1
@@ -249,6 +262,7 @@ class Director:
             self._notify()
         step_hash = self._step_hash(step, result.hashes) if result.success else None
         self.workflow.finish(step, result.success, result.hashes, step_hash)
+        self._record(Finished(step.key, result.success, result.hashes, step_hash))
         self.succeeded += result.success
         self._update_progress()
         if not result.success:
@@ -330,4 +344,6 @@ class Director:
                 "ERROR", f"Could not write {self.config.dump_path}: {exc.strerror}"
             )
             return
+        if self.journal is not None:
+            self.journal.discard()
         self.reporter.report("WORKFLOW", f"Dumped to {self.config.dump_path}")

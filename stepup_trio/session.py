@@ -13,16 +13,18 @@ import tempfile
 
 import trio
 
+from stepup_trio.core.events import Finished, Skipped, apply_event
 from stepup_trio.core.workflow import Workflow
 from stepup_trio.director import Config, Director
 from stepup_trio.errors import DumpError
+from stepup_trio.journal import Journal, read_journal
 from stepup_trio.plugins import Plugins
 from stepup_trio.services.reporter import Reporter
 from stepup_trio.services.rpc import serve_rpc
 from stepup_trio.services.workers import WorkerPool, serve_worker
-from stepup_trio.store import load_workflow
+from stepup_trio.store import dump_workflow, new_dump_id, read_dump
 
-__all__ = ["load_or_boot", "serve_session"]
+__all__ = ["open_workflow", "serve_session"]
 
 logger = logging.getLogger(__name__)
 
@@ -30,35 +32,60 @@ logger = logging.getLogger(__name__)
 Report = tuple[str, str, list[tuple[str, str]]]
 
 
-def load_or_boot(config: Config, plugins: Plugins) -> tuple[Workflow, list[Report]]:
+def _load(config: Config, plugins: Plugins) -> tuple[Workflow, str | None, list[Report]]:
     """Continue from the dump if there is a readable one, else start from scratch.
 
-    Returns the workflow and the lines to report about it. A dump that cannot be used is kept
-    aside for inspection, never deleted.
+    Returns the booted workflow, the identity of the dump it continues (None when fresh) and
+    the lines to report. A dump that cannot be used is kept aside, never deleted.
     """
     path = config.dump_path
-    if os.path.exists(path):
+    if not os.path.exists(path):
+        return Workflow.boot(plugins.kinds, config.plan), None, []
+    try:
+        workflow, dump_id = read_dump(path, plugins.kinds)
+    except (DumpError, OSError) as exc:
+        bug_path = os.path.join(config.stepup_dir, "workflow-bug.mpk.xz")
+        reason = exc.strerror if isinstance(exc, OSError) else str(exc)
         try:
-            workflow = load_workflow(path, plugins.kinds)
-        except (DumpError, OSError) as exc:
-            bug_path = os.path.join(config.stepup_dir, "workflow-bug.mpk.xz")
-            reason = exc.strerror if isinstance(exc, OSError) else str(exc)
+            shutil.move(path, bug_path)
+            kept = f"It was moved to {bug_path}, so you can inspect it."
+        except OSError:
+            kept = "It was left in place."
+        logger.warning("Could not load %s: %s", path, reason)
+        page = (
+            "Starting from scratch",
+            f"{reason}\n{kept}\nAll steps will run again; nothing already built is deleted.",
+        )
+        report = ("WORKFLOW", f"Exception while loading workflow {path}.", [page])
+        return Workflow.boot(plugins.kinds, config.plan), None, [report]
+    workflow.dissolve()
+    workflow.define_boot(config.plan)
+    return workflow, dump_id, [("WORKFLOW", f"Loaded from {path}", [])]
+
+
+def open_workflow(config: Config, plugins: Plugins) -> tuple[Workflow, Journal, list[Report]]:
+    """Load the workflow, recover the work of an interrupted run, and open a new journal."""
+    workflow, base, reports = _load(config, plugins)
+    journal_path = os.path.join(config.stepup_dir, "journal.mpk")
+    events = read_journal(journal_path, base)
+    if events:
+        done = 0
+        for event in events:
             try:
-                shutil.move(path, bug_path)
-                kept = f"It was moved to {bug_path}, so you can inspect it."
-            except OSError:
-                kept = "It was left in place."
-            logger.warning("Could not load %s: %s", path, reason)
-            page = (
-                "Starting from scratch",
-                f"{reason}\n{kept}\nAll steps will run again; nothing already built is deleted.",
-            )
-            report = ("WORKFLOW", f"Exception while loading workflow {path}.", [page])
-            return Workflow.boot(plugins.kinds, config.plan), [report]
+                apply_event(workflow, event)
+            except Exception as exc:
+                logger.warning("Stopped replaying the journal at %r: %s", event, exc)
+                break
+            done += isinstance(event, Skipped) or (isinstance(event, Finished) and event.success)
+        # The recovered state becomes the new dump before the old journal is replaced.
+        base = new_dump_id()
+        dump_workflow(workflow, config.dump_path, base)
         workflow.dissolve()
         workflow.define_boot(config.plan)
-        return workflow, [("WORKFLOW", f"Loaded from {path}", [])]
-    return Workflow.boot(plugins.kinds, config.plan), []
+        reports.append(
+            ("WORKFLOW", f"Recovered {done} completed step(s) of an interrupted run", [])
+        )
+    return workflow, Journal(journal_path, base), reports
 
 
 async def _watch_signals(director: Director) -> None:
@@ -90,8 +117,8 @@ async def serve_session(config: Config, plugins: Plugins, reporter: Reporter) ->
         os.chmod(private_dir, 0o700)
         socket_path = os.path.join(private_dir, "director")
         _start_log(config, socket_path)
-        workflow, reports = load_or_boot(config, plugins)
-        director = Director(config, plugins, workflow, reporter, socket_path)
+        workflow, journal, reports = open_workflow(config, plugins)
+        director = Director(config, plugins, workflow, reporter, socket_path, journal)
         async with trio.open_nursery() as nursery:
             nursery.start_soon(_watch_signals, director)
             await nursery.start(serve_rpc, socket_path, director.handle)

@@ -16,6 +16,7 @@ import contextlib
 import lzma
 import os
 import tempfile
+import uuid
 from collections.abc import Mapping
 from typing import Any
 
@@ -30,7 +31,15 @@ from stepup_trio.core.workflow import Workflow
 from stepup_trio.errors import DumpError
 from stepup_trio.plugin_api import Node
 
-__all__ = ["DUMP_FORMAT", "DUMP_VERSION", "dump_workflow", "load_workflow", "write_atomic"]
+__all__ = [
+    "DUMP_FORMAT",
+    "DUMP_VERSION",
+    "dump_workflow",
+    "load_workflow",
+    "new_dump_id",
+    "read_dump",
+    "write_atomic",
+]
 
 DUMP_FORMAT = "stepup-trio-workflow"
 DUMP_VERSION = 1
@@ -72,7 +81,12 @@ def write_atomic(path: str, data: bytes) -> None:
         raise
 
 
-def serialize(workflow: Workflow) -> bytes:
+def new_dump_id() -> str:
+    """A fresh identity for a dump: the journal written after it names it as its base."""
+    return uuid.uuid4().hex
+
+
+def serialize(workflow: Workflow, dump_id: str | None = None) -> bytes:
     converter = node_converter(workflow.kinds)
     graph = workflow.graph
     index = {node: i for i, node in enumerate(graph)}
@@ -87,6 +101,7 @@ def serialize(workflow: Workflow) -> bytes:
     document = {
         "format": DUMP_FORMAT,
         "version": DUMP_VERSION,
+        "id": dump_id or new_dump_id(),
         "kinds": {name: workflow.kinds[name].version for name in sorted(used_kinds)},
         "nodes": nodes,
         "creators": creators,
@@ -95,13 +110,18 @@ def serialize(workflow: Workflow) -> bytes:
     return lzma.compress(msgpack.packb(document, use_bin_type=True), preset=XZ_PRESET)
 
 
-def dump_workflow(workflow: Workflow, path: str) -> None:
+def dump_workflow(workflow: Workflow, path: str, dump_id: str | None = None) -> None:
     """Write the workflow atomically: a crash leaves the previous dump intact."""
-    write_atomic(path, serialize(workflow))
+    write_atomic(path, serialize(workflow, dump_id))
 
 
 def deserialize(data: bytes, kinds: Mapping[str, type[Node]]) -> Workflow:
     """Rebuild a workflow from a dump; any problem becomes a :class:`DumpError`."""
+    return deserialize_with_id(data, kinds)[0]
+
+
+def deserialize_with_id(data: bytes, kinds: Mapping[str, type[Node]]) -> tuple[Workflow, str]:
+    """Rebuild a workflow and return it with the dump's identity."""
     try:
         document = msgpack.unpackb(lzma.decompress(data), raw=False, strict_map_key=False)
     except (lzma.LZMAError, ValueError, msgpack.UnpackException) as exc:
@@ -114,7 +134,7 @@ def deserialize(data: bytes, kinds: Mapping[str, type[Node]]) -> Workflow:
             f"this stepup-trio reads version {DUMP_VERSION}."
         )
     try:
-        return _rebuild(document, kinds)
+        return _rebuild(document, kinds), str(document.get("id", ""))
     except DumpError:
         raise
     except Exception as exc:
@@ -152,5 +172,10 @@ def _rebuild(document: dict[str, Any], kinds: Mapping[str, type[Node]]) -> Workf
 
 
 def load_workflow(path: str, kinds: Mapping[str, type[Node]]) -> Workflow:
+    return read_dump(path, kinds)[0]
+
+
+def read_dump(path: str, kinds: Mapping[str, type[Node]]) -> tuple[Workflow, str]:
+    """Load a dump and return the workflow with the dump's identity."""
     with open(path, "rb") as fh:
-        return deserialize(fh.read(), kinds)
+        return deserialize_with_id(fh.read(), kinds)

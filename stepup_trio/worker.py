@@ -123,25 +123,61 @@ async def run_job(job: wire.RunJob, send) -> wire.JobFinished:
     )
 
 
+async def _read_messages(receive: trio.abc.ReceiveStream, jobs: trio.MemorySendChannel) -> None:
+    """Forward the director's messages; end of file or Shutdown closes the channel."""
+    unpacker = wire.new_unpacker()
+    async with jobs:
+        while data := await receive.receive_some(65536):
+            unpacker.feed(data)
+            for obj in unpacker:
+                message = wire.decode(obj).payload
+                if isinstance(message, wire.Shutdown):
+                    return
+                await jobs.send(message)
+
+
+async def _watch_signals(cancel_scope: trio.CancelScope) -> None:
+    with trio.open_signal_receiver(signal.SIGTERM, signal.SIGHUP) as signals:
+        async for _signum in signals:
+            cancel_scope.cancel()
+
+
 async def serve() -> None:
+    """Run jobs one at a time until the director says goodbye or goes away.
+
+    When the director disappears (end of file) or the worker is terminated, the running step is
+    cancelled, which kills its process group: no step outlives its worker.
+    """
     receive = trio.lowlevel.FdStream(os.dup(sys.stdin.fileno()))
     transmit = trio.lowlevel.FdStream(os.dup(sys.stdout.fileno()))
-    unpacker = wire.new_unpacker()
 
     async def send(message) -> None:
         await transmit.send_all(wire.encode(0, message))
 
-    while True:
-        data = await receive.receive_some(65536)
-        if not data:
-            return
-        unpacker.feed(data)
-        for obj in unpacker:
-            message = wire.decode(obj).payload
-            if isinstance(message, wire.Shutdown):
-                return
-            if isinstance(message, wire.RunJob):
-                await send(await run_job(message, send))
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(_watch_signals, nursery.cancel_scope)
+        jobs_send, jobs_receive = trio.open_memory_channel(1)
+        reader_done = trio.Event()
+
+        async def read() -> None:
+            try:
+                await _read_messages(receive, jobs_send)
+            finally:
+                reader_done.set()
+
+        nursery.start_soon(read)
+        with trio.CancelScope() as job_scope:
+
+            async def cancel_when_orphaned() -> None:
+                # The director went away (or said goodbye): stop the step that runs now.
+                await reader_done.wait()
+                job_scope.cancel()
+
+            nursery.start_soon(cancel_when_orphaned)
+            async for job in jobs_receive:
+                if isinstance(job, wire.RunJob):
+                    await send(await run_job(job, send))
+        nursery.cancel_scope.cancel()
 
 
 def main() -> None:

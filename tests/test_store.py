@@ -17,6 +17,7 @@ from stepup_trio.store import (
     DUMP_FORMAT,
     DUMP_VERSION,
     deserialize,
+    deserialize_with_id,
     dump_workflow,
     load_workflow,
     serialize,
@@ -121,8 +122,17 @@ def test_round_trip(original, kinds):
 
 
 def test_round_trip_twice(original, kinds):
-    data = serialize(original)
-    assert serialize(deserialize(data, kinds)) == data
+    data = serialize(original, "some-id")
+    loaded, dump_id = deserialize_with_id(data, kinds)
+    assert dump_id == "some-id"
+    assert serialize(loaded, dump_id) == data
+
+
+def test_each_dump_has_a_new_identity(original, kinds):
+    first = deserialize_with_id(serialize(original), kinds)[1]
+    second = deserialize_with_id(serialize(original), kinds)[1]
+    assert len(first) == 32
+    assert first != second
 
 
 def test_round_trip_boot(workflow, kinds):

@@ -68,6 +68,10 @@ class Worker:
             with trio.CancelScope(shield=True):
                 await self._stop_step(on_started)
             raise
+        except (WorkerDied, trio.BrokenResourceError, trio.ClosedResourceError) as exc:
+            # The worker is gone: its step must not outlive it.
+            kill_group(self.pgid, signal.SIGKILL)
+            raise WorkerDied(f"Worker {self.index} exited unexpectedly.") from exc
         finally:
             self.pgid = 0
 

@@ -1,0 +1,67 @@
+"""The changes a run makes to the workflow, as data: the journal replays them after a crash.
+
+Between two dumps, the director appends every event to ``.stepup/journal.mpk``. When the
+director is killed, the next run loads the last dump and applies the journal's events in the
+same order, which rebuilds the same graph: steps that had succeeded are skipped, not redone.
+"""
+
+import attrs
+
+from stepup_trio.core.actions import Action
+from stepup_trio.core.stephash import StepHash
+from stepup_trio.core.workflow import Workflow
+from stepup_trio.errors import GraphError
+from stepup_trio.hashing import FileHash
+
+__all__ = ["Aborted", "Event", "Finished", "Performed", "Skipped", "Started", "apply_event"]
+
+
+@attrs.frozen
+class Performed:
+    creator: str
+    action: Action
+
+
+@attrs.frozen
+class Started:
+    step: str
+
+
+@attrs.frozen
+class Finished:
+    step: str
+    success: bool
+    hashes: dict[str, FileHash]
+    step_hash: StepHash | None = None
+
+
+@attrs.frozen
+class Skipped:
+    step: str
+    hashes: dict[str, FileHash]
+
+
+@attrs.frozen
+class Aborted:
+    step: str
+
+
+Event = Performed | Started | Finished | Skipped | Aborted
+
+
+def apply_event(workflow: Workflow, event: Event) -> None:
+    """Apply one journaled event, exactly as the director did when it happened."""
+    key = event.creator if isinstance(event, Performed) else event.step
+    node = workflow.graph.get(key)
+    if node is None or node.kind != "step":
+        raise GraphError(f"The journal refers to an unknown step: {key}")
+    if isinstance(event, Performed):
+        workflow.perform(node, event.action)
+    elif isinstance(event, Started):
+        workflow.start(node)
+    elif isinstance(event, Finished):
+        workflow.finish(node, event.success, event.hashes, event.step_hash)
+    elif isinstance(event, Skipped):
+        workflow.skip(node, event.hashes)
+    elif isinstance(event, Aborted):
+        workflow.abort(node)
