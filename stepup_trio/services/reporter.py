@@ -5,6 +5,8 @@ Every event is a status line ``    ACTION │ description``, optionally followed
 progress bar shows the running and finished steps; piped output is plain, line by line.
 """
 
+import contextlib
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -53,6 +55,7 @@ class Reporter:
         self._digits = 3
         self.running = 0
         self._progress: Progress | None = None
+        self._closed_pipe = False
         self._tasks: dict[str, int] = {}
 
     # Progress bar (terminal only)
@@ -110,12 +113,25 @@ class Reporter:
             self._print(Text(rule("", width)))
 
     def _print(self, text: Text, wrap: bool = False) -> None:
-        if self.interactive and not wrap:
-            self.console.print(text, no_wrap=True, overflow="ellipsis", crop=True)
-        else:
+        if self._closed_pipe:
+            return
+        if not self.interactive:
+            # Piped output is plain text, line by line: no need for rich's rendering.
+            try:
+                self.console.file.write(text.plain + "\n")
+                self.console.file.flush()
+            except BrokenPipeError:
+                # Whoever read our output is gone (e.g. `stepup | head`): the build goes on
+                # quietly, so that its results and the dump are still written.
+                self._closed_pipe = True
+                with contextlib.suppress(OSError):
+                    os.dup2(os.open(os.devnull, os.O_WRONLY), self.console.file.fileno())
+        elif wrap:
             self.console.print(text, soft_wrap=True)
+        else:
+            self.console.print(text, no_wrap=True, overflow="ellipsis", crop=True)
 
     def close(self) -> None:
         """Stop the progress bar and end the output with an empty line."""
         self.stop_progress()
-        self.console.print()
+        self._print(Text(""))
