@@ -7,13 +7,33 @@ data that comes from another process or from disk must have the right types inst
 from typing import Any, get_args, get_origin
 
 import cattrs
+import msgpack
 from cattrs.preconf.msgpack import make_converter as make_msgpack_converter
 from cattrs.strategies import configure_tagged_union
 
 from stepup_trio.core.actions import Action
 from stepup_trio.core.events import Event
 
-__all__ = ["make_converter"]
+__all__ = ["make_converter", "pack", "unpack", "unpacker"]
+
+# Paths and environment variables may hold bytes that are not valid UTF-8. Python keeps them as
+# lone surrogates (surrogateescape); msgpack must carry them through unchanged.
+UNICODE_ERRORS = "surrogateescape"
+
+
+def pack(obj: Any) -> bytes:
+    """msgpack bytes for plain data, with str and bytes kept apart."""
+    return msgpack.packb(obj, use_bin_type=True, unicode_errors=UNICODE_ERRORS)
+
+
+def unpack(data: bytes) -> Any:
+    return msgpack.unpackb(data, raw=False, strict_map_key=False, unicode_errors=UNICODE_ERRORS)
+
+
+def unpacker(**options: Any) -> msgpack.Unpacker:
+    """A streaming unpacker: msgpack is self-delimiting, so a stream is a sequence of objects."""
+    options.setdefault("strict_map_key", False)
+    return msgpack.Unpacker(raw=False, unicode_errors=UNICODE_ERRORS, **options)
 
 
 def make_converter() -> cattrs.Converter:

@@ -222,10 +222,14 @@ class Director:
             if self.config.explain_rerun:
                 _, same = explain(step.hash, new_hash)
                 pages.append(("No changes observed", "\n".join(same)))
-            self.reporter.report("SKIP", step.description, pages)
             present = {path: file_hash for path, file_hash in hashes.items() if file_hash}
-            self.workflow.skip(step, present)
+            skipped = self.workflow.skip(step, present)
+            # Journaled either way: replaying the journal fails the same way.
             self._record(Skipped(step.key, present))
+            if not skipped:
+                logger.info("The recording of %s no longer fits: running it.", step.key)
+                return False
+            self.reporter.report("SKIP", step.description, pages)
             self.succeeded += 1
             self._update_progress()
             self._notify()

@@ -9,9 +9,7 @@ import contextlib
 import logging
 import os
 
-import msgpack
-
-from stepup_trio.convert import make_converter
+from stepup_trio.convert import make_converter, pack, unpacker
 from stepup_trio.core.events import Event
 
 __all__ = ["JOURNAL_FORMAT", "Journal", "read_journal"]
@@ -32,14 +30,14 @@ class Journal:
             path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o644
         )
         header = {"format": JOURNAL_FORMAT, "version": JOURNAL_VERSION, "base": base}
-        self._write(msgpack.packb(header, use_bin_type=True))
+        self._write(pack(header))
 
     def _write(self, data: bytes) -> None:
         if self._fd is not None:
             os.write(self._fd, data)
 
     def append(self, event: Event) -> None:
-        self._write(msgpack.packb(_converter.unstructure(event, Event), use_bin_type=True))
+        self._write(pack(_converter.unstructure(event, Event)))
 
     def close(self) -> None:
         if self._fd is not None:
@@ -60,11 +58,11 @@ def read_journal(path: str, base: str | None) -> list[Event]:
             data = fh.read()
     except OSError:
         return []
-    unpacker = msgpack.Unpacker(raw=False, strict_map_key=False)
-    unpacker.feed(data)
+    stream = unpacker()
+    stream.feed(data)
     events: list[Event] = []
     try:
-        header = next(unpacker)
+        header = next(stream)
         if not (
             isinstance(header, dict)
             and header.get("format") == JOURNAL_FORMAT
@@ -73,7 +71,7 @@ def read_journal(path: str, base: str | None) -> list[Event]:
         ):
             logger.info("Ignoring %s: it does not continue the current dump.", path)
             return []
-        for record in unpacker:
+        for record in stream:
             events.append(_converter.structure(record, Event))
     except StopIteration:
         return []

@@ -25,7 +25,7 @@ import cattrs
 import msgpack
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
-from stepup_trio.convert import make_converter
+from stepup_trio.convert import make_converter, pack, unpack
 from stepup_trio.core.graph import Graph
 from stepup_trio.core.workflow import Workflow
 from stepup_trio.errors import DumpError
@@ -107,7 +107,7 @@ def serialize(workflow: Workflow, dump_id: str | None = None) -> bytes:
         "creators": creators,
         "suppliers": sorted(suppliers),
     }
-    return lzma.compress(msgpack.packb(document, use_bin_type=True), preset=XZ_PRESET)
+    return lzma.compress(pack(document), preset=XZ_PRESET)
 
 
 def dump_workflow(workflow: Workflow, path: str, dump_id: str | None = None) -> None:
@@ -123,7 +123,7 @@ def deserialize(data: bytes, kinds: Mapping[str, type[Node]]) -> Workflow:
 def deserialize_with_id(data: bytes, kinds: Mapping[str, type[Node]]) -> tuple[Workflow, str]:
     """Rebuild a workflow and return it with the dump's identity."""
     try:
-        document = msgpack.unpackb(lzma.decompress(data), raw=False, strict_map_key=False)
+        document = unpack(lzma.decompress(data))
     except (lzma.LZMAError, ValueError, msgpack.UnpackException) as exc:
         raise DumpError(f"The file is not a readable workflow dump ({exc}).") from None
     if not isinstance(document, dict) or document.get("format") != DUMP_FORMAT:

@@ -12,7 +12,7 @@ import attrs
 import cattrs
 import msgpack
 
-from stepup_trio.convert import make_converter
+from stepup_trio.convert import make_converter, pack, unpacker
 from stepup_trio.core.actions import Action
 from stepup_trio.hashing import FileHash
 
@@ -126,16 +126,16 @@ def encode(call_id: int, message: Any) -> bytes:
     name = type(message).__name__
     if name not in MESSAGES:
         raise WireError(f"Not a message class: {name}")
-    return msgpack.packb([call_id, name, converter.unstructure(message)], use_bin_type=True)
+    return pack([call_id, name, converter.unstructure(message)])
 
 
 def encode_reply(call_id: int, ok: bool, payload: Any = None) -> bytes:
     """Pack a reply: a plain value when ``ok``, an error message otherwise."""
-    return msgpack.packb([call_id, "ok" if ok else "error", payload], use_bin_type=True)
+    return pack([call_id, "ok" if ok else "error", payload])
 
 
 def new_unpacker() -> msgpack.Unpacker:
-    return msgpack.Unpacker(raw=False, max_buffer_size=MAX_MESSAGE_SIZE, strict_map_key=True)
+    return unpacker(max_buffer_size=MAX_MESSAGE_SIZE, strict_map_key=True)
 
 
 def decode(obj: Any) -> Envelope:

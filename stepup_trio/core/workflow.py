@@ -334,13 +334,30 @@ class Workflow:
         self._succeeded(step, outputs)
         self._queue_consumers(outputs)
 
-    def skip(self, step: StepNode, hashes: Mapping[str, FileHash]) -> None:
-        """Nothing changed: mark the step done and replay what it did the last time."""
+    def skip(self, step: StepNode, hashes: Mapping[str, FileHash]) -> bool:
+        """Nothing changed: mark the step done and replay what it did the last time.
+
+        Returns False when the recording no longer fits the graph (for example, a file it
+        declared static is now another step's output). The step then forgets its hash and
+        recording, its partial replay is undone, and it must run instead.
+        """
         outputs = self._store_hashes(step, hashes)
         self._succeeded(step, outputs)
-        for action in step.recording or ():
-            self.perform(step, action)
+        try:
+            for action in step.recording or ():
+                self.perform(step, action)
+        except GraphError:
+            for product in list(step.products):
+                if product.kind != "file" or product not in outputs:
+                    self.graph.orphan(product)
+            step.hash = None
+            step.recording = None
+            step.state = StepState.QUEUED
+            for node in outputs:
+                node.state = FileState.PENDING
+            return False
         self._queue_consumers(outputs)
+        return True
 
     def replayable(self, step: StepNode) -> bool:
         """A step with a hash and a recording may be skipped if its hash is unchanged."""
