@@ -14,7 +14,16 @@ import trio
 
 from stepup_trio import wire
 from stepup_trio.core.actions import DefineStep
-from stepup_trio.core.events import Aborted, Event, Finished, Performed, Skipped, Started
+from stepup_trio.core.events import (
+    Aborted,
+    Event,
+    Finished,
+    Performed,
+    Skipped,
+    Started,
+    Validated,
+)
+from stepup_trio.core.execution import Outcome
 from stepup_trio.core.explain import explain
 from stepup_trio.core.states import FileState, StepState
 from stepup_trio.core.stephash import StepHash, compute_step_hash
@@ -22,7 +31,7 @@ from stepup_trio.core.workflow import Workflow
 from stepup_trio.errors import GraphError, StepUpError
 from stepup_trio.hashing import FileHash
 from stepup_trio.journal import Journal
-from stepup_trio.pages import pending_page, result_pages
+from stepup_trio.pages import blocked_page, pending_page, result_pages
 from stepup_trio.plugin_api import Node
 from stepup_trio.plugins import Plugins
 from stepup_trio.services.hasher import FileHasher
@@ -110,7 +119,9 @@ class Director:
             result = self.workflow.perform(self._creator(message.creator), message.action)
             self._record(Performed(message.creator, message.action))
             self._notify()
-            return result.key if isinstance(message.action, DefineStep) else None
+            if isinstance(message.action, DefineStep):
+                return result.key
+            return result if isinstance(result, bool) else None
         if isinstance(message, wire.WriteGraph):
             await self.write_graph(message.prefix)
             return None
@@ -200,6 +211,9 @@ class Director:
                             break
                         await self._wait_change()
                         continue
+                    if step in self.workflow.to_validate:
+                        await self._validate(step)
+                        continue
                     if self.workflow.replayable(step) and await self._try_skip(step):
                         continue
                     worker = await self.pool.acquire()
@@ -248,6 +262,27 @@ class Director:
             self.reporter.report("NOSKIP", step.description, pages)
         return False
 
+    async def _validate(self, step: Node) -> None:
+        """Only amended inputs are missing: are they still needed, given the other inputs?"""
+        inputs, outputs = self.workflow.hashed_paths(step)
+        hashes = await self.hasher.hash_nodes(inputs + outputs)
+        new_hash = self._step_hash(step, hashes)
+        still_valid = new_hash.inp_digest == step.hash.inp_digest
+        if not still_valid and self.config.explain_rerun:
+            changed, same = explain(step.hash, new_hash)
+            pages = [
+                (title, "\n".join(lines))
+                for title, lines in (
+                    ("Outdated amended step information", changed),
+                    ("Remained the same (or missing)", same),
+                )
+                if lines
+            ]
+            self.reporter.report("DROPAMEND", step.description, pages)
+        self.workflow.validated(step, still_valid)
+        self._record(Validated(step.key, still_valid))
+        self._notify()
+
     async def _run_step(self, step: Node, worker: Worker) -> None:
         def on_started() -> None:
             self.reporter.report("START", step.description)
@@ -265,14 +300,15 @@ class Director:
             self.pool.release(worker)
             self._notify()
         step_hash = self._step_hash(step, result.hashes) if result.success else None
-        self.workflow.finish(step, result.success, result.hashes, step_hash)
+        rescheduled = self.workflow.rescheduled_due_to(step)
+        outcome = self.workflow.finish(step, result.success, result.hashes, step_hash)
         self._record(Finished(step.key, result.success, result.hashes, step_hash))
-        self.succeeded += result.success
+        self.succeeded += outcome == Outcome.SUCCESS
         self._update_progress()
-        if not result.success:
+        if outcome == Outcome.FAIL:
             logger.error("Step FAILED: %s", step.key)
-        pages = result_pages(step, result, self.config.show_perf > 1, self._state_name)
-        self.reporter.report("SUCCESS" if result.success else "FAIL", step.description, pages)
+        pages = result_pages(step, result, self.config.show_perf > 1, self._state_name, rescheduled)
+        self.reporter.report(outcome, step.description, pages)
 
     def _state_name(self, path: str) -> str:
         node = self.workflow.file(path)
@@ -298,11 +334,16 @@ class Director:
             )
         if pending and not self.interrupted:
             noun = "1 step remains" if len(pending) == 1 else f"{len(pending)} steps remain"
-            pages = [
-                pending_page(step, self.workflow.inputs(step), self.workflow.outputs(step))
-                for step in pending
-            ]
-            self.reporter.report("WARNING", f"{noun} pending due to incomplete requirements", pages)
+            blocked = [step for step in pending if step.block]
+            if blocked:
+                reason, pages = "blocked steps", [blocked_page(blocked)]
+            else:
+                reason = "incomplete requirements"
+                pages = [
+                    pending_page(step, self.workflow.inputs(step), self.workflow.outputs(step))
+                    for step in pending
+                ]
+            self.reporter.report("WARNING", f"{noun} pending due to {reason}", pages)
         if failed or pending or self.interrupted:
             self.reporter.report("WARNING", "Skipping cleanup due to incomplete build.")
         else:

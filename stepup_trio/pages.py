@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable
 
 from stepup_trio import wire
 
-__all__ = ["LABEL_WIDTH", "pending_page", "result_pages"]
+__all__ = ["LABEL_WIDTH", "blocked_page", "pending_page", "result_pages"]
 
 #: Width of the labels in the Step info and PENDING Step boxes.
 LABEL_WIDTH = 22
@@ -24,8 +24,12 @@ def result_pages(
     result: wire.JobFinished,
     show_perf: bool,
     state_of: Callable[[str], str],
+    rescheduled: list[str] = (),
 ) -> list[Page]:
-    """Step info (on failure), performance, problems with files, and captured output."""
+    """Step info (on failure), performance, problems with files, and captured output.
+
+    A rescheduled step lists the amended inputs it waits for instead of the missing outputs.
+    """
     pages = []
     if not result.success:
         lines = [f"{'Command':{LABEL_WIDTH}s}{step.command}"]
@@ -45,13 +49,15 @@ def result_pages(
                 f"Wall time [s]:       {wall:9.4f}",
             )
         )
-    if result.invalid_inputs:
+    if rescheduled:
+        pages.append(("Rescheduling due to unavailable amended inputs", "\n".join(rescheduled)))
+    elif result.invalid_inputs:
         lines = [
             f"{state_of(path)} {problem}: {path}"
             for path, problem in sorted(result.invalid_inputs.items())
         ]
         pages.append(("Invalid inputs", "\n".join(lines)))
-    if result.missing_outputs:
+    if result.missing_outputs and not rescheduled:
         pages.append(("Expected outputs not created", "\n".join(result.missing_outputs)))
     for title, data in (("Standard output", result.stdout), ("Standard error", result.stderr)):
         text = _decode(data)
@@ -66,6 +72,10 @@ def _file_lines(label: str, nodes: Iterable) -> list[str]:
         path = f"({node.path})" if node.orphan else node.path
         lines.append(f"{label if index == 0 else '':12s}{node.state.name:>8s}  {path}")
     return lines
+
+
+def blocked_page(steps: Iterable) -> Page:
+    return "Blocked steps", "\n".join(step.key for step in steps)
 
 
 def pending_page(step, inputs: Iterable, outputs: Iterable) -> Page:

@@ -159,6 +159,7 @@ def test_text_after_finish(seed):
 def test_text_step_properties(workflow):
     plan = workflow.pop_queued()
     workflow.start(plan)
+    workflow.define_pool(plan, "p", 2)
     workflow.define_step(plan, "run", env=["B", "A"], pool="p", optional=True, block=True)
     text = format_graph(workflow.graph)
     assert text.endswith(

@@ -31,7 +31,7 @@ def file_hash(seed: int, size: int = 10) -> FileHash:
 DIR = FileHash(DIR_DIGEST)
 STATIC = DeclareStatic(["data.txt", "src/"])
 COPY = DefineStep("cp data.txt out.txt", inp=["data.txt"], out=["out.txt"], env=["X"])
-CAT = DefineStep("cat out.txt", inp=["out.txt"], pool="io")
+CAT = DefineStep("cat out.txt", inp=["out.txt"])
 FALSE = DefineStep("false", workdir="src/", optional=False)
 NESTED = DefineStep("./sub.py", out=["gen/"])
 

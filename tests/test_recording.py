@@ -9,7 +9,7 @@ import os
 import msgpack
 import pytest
 
-from stepup_trio.core.actions import DeclareStatic, DefineStep
+from stepup_trio.core.actions import DeclareStatic, DefinePool, DefineStep
 from stepup_trio.core.states import FileState, Mandatory, StepState
 from stepup_trio.core.stephash import compute_step_hash
 from stepup_trio.core.workflow import Workflow
@@ -543,6 +543,7 @@ def test_round_trip_keeps_hash_and_recording(workflow, kinds):
         block=True,
     )
     actions = [
+        DefinePool("io", 2),
         DeclareStatic(["sub/", "sub/in.txt", "data.txt"]),
         full_define,
         COPY,
@@ -567,13 +568,14 @@ def test_round_trip_keeps_hash_and_recording(workflow, kinds):
     assert loaded_plan.hash.inputs == plan.hash.inputs
     assert loaded_plan.recording == actions
     assert [type(action) for action in loaded_plan.recording] == [
+        DefinePool,
         DeclareStatic,
         DefineStep,
         DefineStep,
         DeclareStatic,
     ]
-    assert loaded_plan.recording[1].optional is True
-    assert loaded_plan.recording[1].pool == "io"
+    assert loaded_plan.recording[2].optional is True
+    assert loaded_plan.recording[2].pool == "io"
     loaded_copy = loaded.step("cp data.txt out.txt")
     assert loaded_copy.hash == copy.hash
     assert not loaded_copy.hash.extended
@@ -586,12 +588,13 @@ def test_round_trip_keeps_hash_and_recording(workflow, kinds):
     document = msgpack.unpackb(lzma.decompress(data), raw=False, strict_map_key=False)
     fields = next(f for kind, f in document["nodes"] if f.get("command") == "./plan.py")
     assert [record["action"] for record in fields["recording"]] == [
+        "DefinePool",
         "DeclareStatic",
         "DefineStep",
         "DefineStep",
         "DeclareStatic",
     ]
-    assert fields["recording"][0]["paths"] == ["sub/", "sub/in.txt", "data.txt"]
+    assert fields["recording"][1]["paths"] == ["sub/", "sub/in.txt", "data.txt"]
     # And the copy can be dumped again byte for byte.
     assert serialize(loaded, dump_id) == data
 

@@ -34,6 +34,7 @@ def build(kinds) -> Workflow:
     make = workflow.define_step(
         plan, "cp data/in.txt out/a.txt", inp=["data/in.txt"], out=["out/a.txt"], env=["B", "A"]
     )
+    workflow.define_pool(plan, "io", 1)
     workflow.define_step(plan, "mkdir out", out=["out/"], pool="io")
     workflow.define_step(plan, "cat out/a.txt", workdir="out/", inp=["a.txt"], optional=True)
     workflow.define_step(plan, "wait", block=True, inp=["unknown.txt"])

@@ -171,6 +171,7 @@ def test_define_step_required_dirs(workflow, plan):
 
 
 def test_define_step_fields(workflow, plan):
+    workflow.define_pool(plan, "p", 1)
     step = workflow.define_step(
         plan, "run", env=["B", "A", "B"], pool="p", inp=["b", "a", "a"], out=["y", "x"]
     )
@@ -204,7 +205,8 @@ def test_not_queued_when_optional_or_blocked(workflow, plan, kwargs):
     step = workflow.define_step(plan, "touch a", out=["a"], **kwargs)
     assert step.state == StepState.PENDING
     assert workflow.pop_queued() is None
-    assert not workflow.can_run(step)
+    assert not workflow.try_queue(step)
+    assert step.state == StepState.PENDING
 
 
 def test_pop_queued_skips_orphans(workflow, plan):

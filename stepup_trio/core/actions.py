@@ -1,13 +1,22 @@
 """What a running step asks of the workflow, kept as its recording for replay.
 
-When a step succeeds, the actions it performed (defining sub-steps, declaring static files) are
-stored with its hash. When the step is later skipped because nothing changed, the same actions
-are replayed, so a skipped ``plan.py`` still defines all its steps.
+When a step succeeds, the actions it performed (defining sub-steps, declaring static files,
+amending itself, defining pools, registering globs) are stored with its hash. When the step is
+later skipped because nothing changed, the same actions are replayed, so a skipped ``plan.py``
+still defines all its steps.
 """
 
 import attrs
 
-__all__ = ["Action", "DeclareStatic", "DefineStep"]
+__all__ = [
+    "Action",
+    "Amend",
+    "DeclareStatic",
+    "DeferGlob",
+    "DefinePool",
+    "DefineStep",
+    "RegisterGlob",
+]
 
 
 @attrs.frozen
@@ -18,6 +27,7 @@ class DefineStep:
     workdir: str = "./"
     inp: list[str] = attrs.Factory(list)
     out: list[str] = attrs.Factory(list)
+    vol: list[str] = attrs.Factory(list)
     env: list[str] = attrs.Factory(list)
     optional: bool = False
     pool: str | None = None
@@ -31,4 +41,37 @@ class DeclareStatic:
     paths: list[str]
 
 
-Action = DefineStep | DeclareStatic
+@attrs.frozen
+class Amend:
+    """Dependencies a running step discovered: more inputs, variables, outputs."""
+
+    inp: list[str] = attrs.Factory(list)
+    env: list[str] = attrs.Factory(list)
+    out: list[str] = attrs.Factory(list)
+    vol: list[str] = attrs.Factory(list)
+
+
+@attrs.frozen
+class DefinePool:
+    """At most ``size`` steps of pool ``name`` run at the same time."""
+
+    name: str
+    size: int
+
+
+@attrs.frozen
+class RegisterGlob:
+    """A glob a step used: watch mode reruns the step when its matches change."""
+
+    patterns: list[str]
+    subs: dict[str, str] = attrs.Factory(dict)
+
+
+@attrs.frozen
+class DeferGlob:
+    """Paths matching these patterns become static as soon as a step needs them."""
+
+    patterns: list[str]
+
+
+Action = DefineStep | DeclareStatic | Amend | DefinePool | RegisterGlob | DeferGlob

@@ -13,7 +13,16 @@ from stepup_trio.core.workflow import Workflow
 from stepup_trio.errors import GraphError
 from stepup_trio.hashing import FileHash
 
-__all__ = ["Aborted", "Event", "Finished", "Performed", "Skipped", "Started", "apply_event"]
+__all__ = [
+    "Aborted",
+    "Event",
+    "Finished",
+    "Performed",
+    "Skipped",
+    "Started",
+    "Validated",
+    "apply_event",
+]
 
 
 @attrs.frozen
@@ -46,7 +55,13 @@ class Aborted:
     step: str
 
 
-Event = Performed | Started | Finished | Skipped | Aborted
+@attrs.frozen
+class Validated:
+    step: str
+    still_valid: bool
+
+
+Event = Performed | Started | Finished | Skipped | Aborted | Validated
 
 
 def apply_event(workflow: Workflow, event: Event) -> None:
@@ -65,3 +80,5 @@ def apply_event(workflow: Workflow, event: Event) -> None:
         workflow.skip(node, event.hashes)
     elif isinstance(event, Aborted):
         workflow.abort(node)
+    elif isinstance(event, Validated):
+        workflow.validated(node, event.still_valid)

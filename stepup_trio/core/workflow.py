@@ -1,20 +1,28 @@
-"""The rules of a StepUp workflow: defining steps and static files, queueing, completing.
+"""The rules of a StepUp workflow: what steps declare, and what may run.
 
 Everything here is synchronous and free of I/O. The director asks the workflow what can run,
-hands steps to workers, and tells the workflow what happened.
+hands steps to workers, and tells the workflow what happened. The rules for running, skipping
+and cleaning live in :mod:`stepup_trio.core.execution`; this module holds the declarations.
 """
 
 from collections import deque
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
-from stepup_trio.core.actions import Action, DeclareStatic, DefineStep
+from stepup_trio.core.actions import (
+    Action,
+    Amend,
+    DeclareStatic,
+    DeferGlob,
+    DefinePool,
+    DefineStep,
+    RegisterGlob,
+)
+from stepup_trio.core.execution import Execution
 from stepup_trio.core.graph import Graph
 from stepup_trio.core.paths import is_always_static, parent_path
 from stepup_trio.core.states import FileState, Mandatory, StepState
-from stepup_trio.core.stephash import StepHash
 from stepup_trio.errors import CyclicError, GraphError
-from stepup_trio.hashing import FileHash
 from stepup_trio.plugin_api import Node
 
 __all__ = ["Workflow"]
@@ -25,18 +33,28 @@ FileNode = Any
 StepNode = Any
 
 
-class Workflow:
-    """A graph plus the queue of steps that are ready to run."""
+class Workflow(Execution):
+    """A graph, the steps' declarations, and (from :class:`Execution`) what may run."""
 
     def __init__(self, kinds: Mapping[str, type[Node]], graph: Graph | None = None) -> None:
         self.kinds = kinds
         self.queue: deque[StepNode] = deque()
         # What each running step has done so far: its recording once it succeeds.
         self._recordings: dict[StepNode, list[Action]] = {}
+        # Amended inputs that were not available when a running step asked for them.
+        self._reschedule: dict[StepNode, set[str]] = {}
+        # Steps waiting for a check of their amended inputs (see Execution.try_queue).
+        self.to_validate: set[StepNode] = set()
         if graph is None:
             graph = Graph()
             graph.add_root(kinds["root"](), kinds["vacuum"]())
         self.graph = graph
+        self.pools: dict[str, int] = {}
+        self.pool_running: dict[str, int] = {}
+        self.pool_parked: dict[str, deque[StepNode]] = {}
+        for step in self.steps():
+            if not step.orphan:
+                self.pools.update(step.pools)
 
     @classmethod
     def boot(cls, kinds: Mapping[str, type[Node]], plan: str = "plan.py") -> "Workflow":
@@ -67,8 +85,17 @@ class Workflow:
                     self.graph.remove_supplier(node, consumer)
                 if node.state in (StepState.QUEUED, StepState.RUNNING):
                     node.state = StepState.PENDING
+                if node.globs:
+                    # Globs see new files that the graph cannot know of: such steps rerun.
+                    node.hash = None
+                    node.recording = None
         self.queue.clear()
         self._recordings.clear()
+        self._reschedule.clear()
+        self.to_validate.clear()
+        self.pools.clear()
+        self.pool_running.clear()
+        self.pool_parked.clear()
 
     # Lookup
 
@@ -101,9 +128,7 @@ class Workflow:
             # ./, / and ../ always exist: the root takes them back when they were orphaned.
             if node is None or node.orphan:
                 node = self.graph.add(self._new_file(path, FileState.STATIC), self.graph.root)
-        elif node is not None:
-            return node
-        else:
+        elif node is None:
             node = self.graph.add_orphan(self._new_file(path, FileState.PENDING))
             self._link_parent(node)
         return node
@@ -112,6 +137,12 @@ class Workflow:
         parent = parent_path(node.path)
         if parent is not None:
             self.graph.add_supplier(self._supplier_file(parent), node)
+
+    def _add_product_file(self, creator: Node, path: str, state: FileState) -> FileNode:
+        node = self.graph.add(self._new_file(path, state), creator)
+        self.graph.clear_suppliers(node)
+        self._link_parent(node)
+        return node
 
     def declare_static(self, creator: Node, paths: Iterable[str]) -> list[FileNode]:
         """Declare files and directories (trailing slash) that the user provides."""
@@ -129,18 +160,12 @@ class Workflow:
                 raise GraphError(f"Static path has no parent path node: {path}")
             if parent_node.state != FileState.STATIC:
                 raise GraphError(f"Static path has no static parent path node: {path}")
-        nodes = []
-        for path in paths:
-            node = self.graph.add(self._new_file(path, FileState.STATIC), creator)
-            self.graph.clear_suppliers(node)
-            self._link_parent(node)
-            nodes.append(node)
-            for consumer in node.consumers:
-                if consumer.kind == "step":
-                    self.try_queue(consumer)
+        nodes = [self._add_product_file(creator, path, FileState.STATIC) for path in paths]
+        for node in nodes:
+            self._queue_consumers([node])
         return nodes
 
-    # Steps
+    # Actions of running steps
 
     def perform(self, creator: Node, action: Action) -> Any:
         """Carry out an action for ``creator`` and add it to the creator's recording."""
@@ -151,6 +176,7 @@ class Workflow:
                 workdir=action.workdir,
                 inp=action.inp,
                 out=action.out,
+                vol=action.vol,
                 env=action.env,
                 optional=action.optional,
                 pool=action.pool,
@@ -158,12 +184,34 @@ class Workflow:
             )
         elif isinstance(action, DeclareStatic):
             result = self.declare_static(creator, action.paths)
+        elif isinstance(action, Amend):
+            result = self.amend(
+                creator, inp=action.inp, env=action.env, out=action.out, vol=action.vol
+            )
+        elif isinstance(action, DefinePool):
+            result = self.define_pool(creator, action.name, action.size)
+        elif isinstance(action, RegisterGlob):
+            creator.globs = [*creator.globs, action]
+            result = None
+        elif isinstance(action, DeferGlob):
+            raise GraphError("Deferred globs are not supported yet.")
         else:
             raise GraphError(f"Unknown action: {type(action).__name__}")
         recording = self._recordings.get(creator)
         if recording is not None:
             recording.append(action)
         return result
+
+    def define_pool(self, creator: StepNode, name: str, size: int) -> None:
+        """Define or resize a pool; steps of a pool wait while it is full."""
+        if size <= 0:
+            raise GraphError(f"The size of pool {name!r} must be positive, got {size}.")
+        self.pools[name] = size
+        creator.pools = {**creator.pools, name: size}
+        # Steps of this pool that were waiting for it may run now.
+        for step in self.steps():
+            if step.pool == name:
+                self.try_queue(step)
 
     def define_step(
         self,
@@ -173,6 +221,7 @@ class Workflow:
         workdir: str = "./",
         inp: Iterable[str] = (),
         out: Iterable[str] = (),
+        vol: Iterable[str] = (),
         env: Iterable[str] = (),
         optional: bool = False,
         pool: str | None = None,
@@ -182,8 +231,7 @@ class Workflow:
 
         Every check comes before the first change, so a refused step leaves no trace.
         """
-        inp_paths = sorted(set(inp))
-        out_paths = sorted(set(out))
+        inp_paths, out_paths, vol_paths = sorted(set(inp)), sorted(set(out)), sorted(set(vol))
         fresh = self.kinds["step"](
             command=command,
             workdir=workdir,
@@ -191,33 +239,115 @@ class Workflow:
             pool=pool,
             block=block,
             env_vars=tuple(sorted(set(env))),
+            inp=tuple(inp_paths),
+            out=tuple(out_paths),
+            vol=tuple(vol_paths),
         )
         existing = self.graph.get(fresh.key)
         if existing is not None and not existing.orphan:
             raise GraphError(f"Cannot define a step twice: {existing.key}")
         if creator.orphan:
             raise GraphError(f"An orphan cannot define steps: {creator.key}")
+        if pool is not None and pool not in self.pools:
+            raise GraphError(
+                f"Unknown pool: {pool}. Define it before the steps that use it, "
+                f"e.g. pool({pool!r}, 1)."
+            )
+        required = self._check_links(fresh.key, existing, inp_paths, out_paths, vol_paths, workdir)
+        step = self.graph.add(fresh, creator)
+        self._link_step(step, required + inp_paths, out_paths, vol_paths)
+        if step.recording is not None:
+            # A recycled step with the same definition: it knows its amended dependencies
+            # before it runs, so it waits for them and can be skipped.
+            for action in step.recording:
+                if isinstance(action, Amend):
+                    self.amend(step, inp=action.inp, env=action.env, out=action.out, vol=action.vol)
+        self._imply(step)
+        self.try_queue(step)
+        return step
+
+    def amend(
+        self,
+        step: StepNode,
+        *,
+        inp: Iterable[str] = (),
+        env: Iterable[str] = (),
+        out: Iterable[str] = (),
+        vol: Iterable[str] = (),
+    ) -> bool:
+        """Add dependencies that a step discovered while running.
+
+        Returns False when an amended input is not available yet: the running step should stop,
+        and it is rescheduled once the input has been built.
+        """
+        known = {node.path for node in step.suppliers if node.kind == "file"}
+        inp_paths = sorted(set(inp) - known)
+        owned = set(step.out) | set(step.vol) | set(step.amended_out) | set(step.amended_vol)
+        out_paths = sorted(set(out) - owned)
+        vol_paths = sorted(set(vol) - owned)
+        required = self._check_links(step.key, step, inp_paths, out_paths, vol_paths, None)
+        required = [path for path in required if path not in known]
+        new_env = sorted(set(env) - set(step.env_vars) - set(step.amended_env))
+        self._link_step(step, required + inp_paths, out_paths, vol_paths)
+        step.amended_inp = tuple(sorted({*step.amended_inp, *required, *inp_paths}))
+        step.amended_out = tuple(sorted({*step.amended_out, *out_paths}))
+        step.amended_vol = tuple(sorted({*step.amended_vol, *vol_paths}))
+        step.amended_env = tuple(sorted({*step.amended_env, *new_env}))
+        self._imply(step)
+        missing = {
+            path
+            for path in required + inp_paths
+            if not ((node := self.file(path)).is_available() and not node.orphan)
+        }
+        if missing and step.state == StepState.RUNNING:
+            self._reschedule.setdefault(step, set()).update(missing)
+        return not missing
+
+    def _check_links(
+        self,
+        key: str,
+        existing: StepNode | None,
+        inp_paths: list[str],
+        out_paths: list[str],
+        vol_paths: list[str],
+        workdir: str | None,
+    ) -> list[str]:
+        """Check new inputs and outputs of a step; return the directories it also needs."""
+        for path in inp_paths:
+            node = self.file(path)
+            if node is not None and node.state == FileState.VOLATILE:
+                raise GraphError(f"Input is volatile: {path}")
+            if path in out_paths or path in vol_paths:
+                raise GraphError(f"A step cannot use its own output as input: {path}")
         for path in out_paths:
             node = self.file(path)
             if node is not None and not node.orphan:
                 raise GraphError(f"Output is already created: {path}")
-        dir_paths = sorted({workdir} | {parent_path(path) or "./" for path in out_paths})
-        dir_paths = [path for path in dir_paths if path not in out_paths]
-        for path in inp_paths:
-            if path in out_paths:
-                raise GraphError(f"A step cannot use its own output as input: {path}")
-        self._check_new_step_acyclic(fresh.key, existing, dir_paths + inp_paths, out_paths)
+        for path in vol_paths:
+            if path.endswith("/"):
+                raise GraphError(f"A volatile output cannot be a directory: {path}")
+            node = self.file(path)
+            if node is not None and not node.orphan:
+                raise GraphError(f"Volatile output is already created: {path}")
+            if node is not None and any(c.kind == "step" for c in node.consumers):
+                raise GraphError(f"An input to an existing step cannot be volatile: {path}")
+        products = out_paths + vol_paths
+        dirs = {parent_path(path) or "./" for path in products}
+        if workdir is not None:
+            dirs.add(workdir)
+        required = sorted(dirs - set(out_paths))
+        self._check_new_step_acyclic(key, existing, required + inp_paths, products)
+        return required
 
-        step = self.graph.add(fresh, creator)
-        for path in dir_paths + inp_paths:
+    def _link_step(
+        self, step: StepNode, supplier_paths: list[str], out_paths: list[str], vol_paths: list[str]
+    ) -> None:
+        for path in supplier_paths:
             self.graph.add_supplier(self._supplier_file(path), step)
-        for path in out_paths:
-            node = self.graph.add(self._new_file(path, FileState.PENDING), step)
-            self.graph.clear_suppliers(node)
-            self._link_parent(node)
-            self.graph.add_supplier(step, node)
-        self.try_queue(step)
-        return step
+        for paths, state in ((out_paths, FileState.PENDING), (vol_paths, FileState.VOLATILE)):
+            for path in paths:
+                node = self._add_product_file(step, path, state)
+                self.graph.add_supplier(step, node)
 
     def _check_new_step_acyclic(
         self,
@@ -251,169 +381,21 @@ class Workflow:
         starts = out_nodes + (list(existing.consumers) if existing is not None else [])
         self.graph.check_acyclic(targets, starts, via=key)
 
-    # Scheduling
-
-    def can_run(self, step: StepNode) -> bool:
-        return (
-            step.state == StepState.PENDING
-            and not step.orphan
-            and not step.block
-            and step.mandatory != Mandatory.NO
-            and all(supplier.is_available() and not supplier.orphan for supplier in step.suppliers)
-        )
-
-    def try_queue(self, step: StepNode) -> bool:
-        """Queue the step if it can run now."""
-        if not self.can_run(step):
-            return False
-        step.state = StepState.QUEUED
-        self.queue.append(step)
-        return True
-
-    def pop_queued(self) -> StepNode | None:
-        """The next queued step, first in first out, skipping steps that left the queue."""
-        while self.queue:
-            step = self.queue.popleft()
-            if step.state == StepState.QUEUED and not step.orphan:
-                return step
-        return None
-
-    def start(self, step: StepNode) -> None:
-        step.state = StepState.RUNNING
-        self._recordings[step] = []
-
-    def abort(self, step: StepNode) -> None:
-        """The run was interrupted: the step and its outputs are pending again."""
-        self._recordings.pop(step, None)
-        step.state = StepState.PENDING
-        for node in self.outputs(step):
-            if node.state == FileState.BUILT:
-                node.state = FileState.PENDING
-
-    def _store_hashes(self, step: StepNode, hashes: Mapping[str, FileHash]) -> list[FileNode]:
-        for node in self.inputs(step):
-            if node.path in hashes and node.state == FileState.STATIC:
-                node.hash = hashes[node.path]
-        outputs = self.outputs(step)
-        for node in outputs:
-            node.hash = hashes.get(node.path, node.hash)
-        return outputs
-
-    def _succeeded(self, step: StepNode, outputs: list[FileNode]) -> None:
-        step.state = StepState.SUCCEEDED
-        for node in outputs:
-            node.state = FileState.BUILT
-
-    def _queue_consumers(self, outputs: list[FileNode]) -> None:
-        for node in outputs:
-            for consumer in node.consumers:
-                if consumer.kind == "step":
-                    self.try_queue(consumer)
-
-    def finish(
-        self,
-        step: StepNode,
-        success: bool,
-        hashes: Mapping[str, FileHash],
-        step_hash: StepHash | None = None,
-    ) -> None:
-        """Record the outcome of a run and queue the consumers it made ready.
-
-        A success keeps the step hash and what the step did (its recording); a failure drops
-        both, so the step always runs again.
-        """
-        recording = self._recordings.pop(step, [])
-        outputs = self._store_hashes(step, hashes)
-        if not success:
-            step.state = StepState.FAILED
-            step.hash = None
-            step.recording = None
+    def _imply(self, step: StepNode) -> None:
+        """A needed step makes the optional steps that make its inputs needed too."""
+        if step.mandatory == Mandatory.NO:
             return
-        step.hash = step_hash
-        step.recording = recording
-        self._succeeded(step, outputs)
-        self._queue_consumers(outputs)
-
-    def skip(self, step: StepNode, hashes: Mapping[str, FileHash]) -> bool:
-        """Nothing changed: mark the step done and replay what it did the last time.
-
-        Returns False when the recording no longer fits the graph (for example, a file it
-        declared static is now another step's output). The step then forgets its hash and
-        recording, its partial replay is undone, and it must run instead.
-        """
-        outputs = self._store_hashes(step, hashes)
-        self._succeeded(step, outputs)
-        try:
-            for action in step.recording or ():
-                self.perform(step, action)
-        except GraphError:
-            for product in list(step.products):
-                if product.kind != "file" or product not in outputs:
-                    self.graph.orphan(product)
-            step.hash = None
-            step.recording = None
-            step.state = StepState.QUEUED
-            for node in outputs:
-                node.state = FileState.PENDING
-            return False
-        self._queue_consumers(outputs)
-        return True
-
-    def replayable(self, step: StepNode) -> bool:
-        """A step with a hash and a recording may be skipped if its hash is unchanged."""
-        return step.hash is not None and step.recording is not None
-
-    def hashed_paths(self, step: StepNode) -> tuple[list[FileNode], list[FileNode]]:
-        """The inputs and outputs that enter the step hash (volatile files never do)."""
-        outputs = [
-            node
-            for node in self.outputs(step)
-            if node.state in (FileState.PENDING, FileState.BUILT)
-        ]
-        return self.inputs(step), outputs
-
-    # Cleanup
-
-    def clean(self) -> list[FileNode]:
-        """Remove the orphans that nothing depends on, after a complete run.
-
-        Returns the removed files that were built before, deepest path first: the caller
-        deletes them from disk if they did not change since. Static files are never returned.
-        """
-        todo = list(self.graph.vacuum.products)
-        removed: list[FileNode] = []
+        todo = [step]
         while todo:
-            node = todo.pop()
-            if node.key not in self.graph or not node.orphan or node.consumers:
-                continue
-            suppliers = [supplier for supplier in node.suppliers if supplier.orphan]
-            self.graph.remove(node)
-            todo.extend(suppliers)
-            if node.kind == "file" and (
-                node.state == FileState.VOLATILE
-                or (
-                    node.state in (FileState.PENDING, FileState.BUILT)
-                    and node.hash is not None
-                    and node.hash.known
-                )
-            ):
-                removed.append(node)
-        return sorted(removed, key=lambda node: node.path, reverse=True)
-
-    # Reports
-
-    def pending_steps(self) -> list[StepNode]:
-        """Mandatory steps that are defined but could not run."""
-        return sorted(
-            (
-                step
-                for step in self.steps()
-                if step.state == StepState.PENDING
-                and not step.orphan
-                and step.mandatory != Mandatory.NO
-            ),
-            key=lambda step: step.key,
-        )
-
-    def failed_steps(self) -> list[StepNode]:
-        return [s for s in self.steps() if s.state == StepState.FAILED and not s.orphan]
+            consumer = todo.pop()
+            for node in self.inputs(consumer):
+                creator = node.creator
+                if (
+                    creator is not None
+                    and creator.kind == "step"
+                    and not creator.orphan
+                    and creator.mandatory == Mandatory.NO
+                ):
+                    creator.mandatory = Mandatory.IMPLIED
+                    self.try_queue(creator)
+                    todo.append(creator)

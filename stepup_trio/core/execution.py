@@ -1,0 +1,292 @@
+"""The rules for running steps: queueing, pools, starting, finishing, skipping and cleaning.
+
+A mixin of :class:`stepup_trio.core.workflow.Workflow`, kept apart so that each module has one
+job: the workflow module holds what steps declare, this one what happens when they run.
+"""
+
+from collections import deque
+from collections.abc import Mapping
+from typing import Any
+
+from stepup_trio.core.states import FileState, Mandatory, StepState
+from stepup_trio.core.stephash import StepHash
+from stepup_trio.errors import GraphError
+from stepup_trio.hashing import FileHash
+
+__all__ = ["Execution", "Outcome"]
+
+StepNode = Any
+FileNode = Any
+
+
+class Outcome:
+    """How a run ended, as the reporter names it."""
+
+    SUCCESS = "SUCCESS"
+    FAIL = "FAIL"
+    RESCHEDULE = "RESCHEDULE"
+
+
+class Execution:
+    # Provided by Workflow.
+    graph: Any
+    queue: deque
+    pools: dict[str, int]
+    pool_running: dict[str, int]
+    pool_parked: dict[str, deque]
+    to_validate: set
+    _recordings: dict
+    _reschedule: dict
+
+    # Queueing
+
+    def _waiting_for(self, step: StepNode) -> list[FileNode]:
+        return [node for node in step.suppliers if not (node.is_available() and not node.orphan)]
+
+    def try_queue(self, step: StepNode) -> bool:
+        """Queue the step if it can run now (or if its amended inputs must be checked first).
+
+        A step waits for all its inputs. When only inputs that it amended earlier are missing,
+        they may no longer be needed (its other inputs changed): a step with a hash is queued
+        for validation, a step without one forgets its amended inputs and runs.
+        """
+        if not (
+            step.state == StepState.PENDING
+            and not step.orphan
+            and not step.block
+            and step.mandatory != Mandatory.NO
+        ):
+            return False
+        waiting = self._waiting_for(step)
+        if waiting:
+            amended = set(step.amended_inp)
+            if not all(node.path in amended for node in waiting):
+                return False
+            if step.hash is None:
+                self.drop_amended(step)
+                return self.try_queue(step)
+            self.to_validate.add(step)
+        step.state = StepState.QUEUED
+        self.queue.append(step)
+        return True
+
+    def pop_queued(self) -> StepNode | None:
+        """The next queued step, first in first out; steps of a full pool wait their turn."""
+        while self.queue:
+            step = self.queue.popleft()
+            if step.state != StepState.QUEUED or step.orphan:
+                continue
+            if step.pool is not None and step not in self.to_validate:
+                if self.pool_running.get(step.pool, 0) >= self.pools.get(step.pool, 0):
+                    self._parked(step.pool).append(step)
+                    continue
+                self.pool_running[step.pool] = self.pool_running.get(step.pool, 0) + 1
+            return step
+        return None
+
+    def _parked(self, pool: str) -> deque:
+        return self.pool_parked.setdefault(pool, deque())
+
+    def release_pool(self, step: StepNode) -> None:
+        """A step of a pool is done: the next parked step of that pool may go."""
+        if step.pool is None or self.pool_running.get(step.pool, 0) == 0:
+            return
+        self.pool_running[step.pool] -= 1
+        parked = self._parked(step.pool)
+        if parked:
+            self.queue.appendleft(parked.popleft())
+
+    # Amended inputs
+
+    def drop_amended(self, step: StepNode) -> None:
+        """Forget what the step amended: it will find out again when it runs."""
+        amended = set(step.amended_inp)
+        for node in list(step.suppliers):
+            if node.kind == "file" and node.path in amended:
+                self.graph.remove_supplier(node, step)
+        for node in list(step.products):
+            if node.kind == "file" and node.path in set(step.amended_out + step.amended_vol):
+                self.graph.remove_supplier(step, node)
+                self.graph.orphan(node)
+        step.drop_amended()
+
+    def validated(self, step: StepNode, still_valid: bool) -> None:
+        """The outcome of checking a step's amended inputs against its input digest."""
+        self.to_validate.discard(step)
+        if still_valid:
+            step.state = StepState.PENDING
+            return
+        self.drop_amended(step)
+        step.hash = None
+        step.recording = None
+        step.state = StepState.PENDING
+        self.try_queue(step)
+
+    # Running
+
+    def start(self, step: StepNode) -> None:
+        """The step runs: what it created the last time is forgotten until it does so again."""
+        self.drop_amended(step)
+        outputs = set(step.out) | set(step.vol)
+        for product in list(step.products):
+            if not (product.kind == "file" and product.path in outputs):
+                self.graph.orphan(product)
+        step.state = StepState.RUNNING
+        self._recordings[step] = []
+
+    def abort(self, step: StepNode) -> None:
+        """The run was interrupted: the step and its outputs are pending again."""
+        self._recordings.pop(step, None)
+        self._reschedule.pop(step, None)
+        self.release_pool(step)
+        step.state = StepState.PENDING
+        for node in self.outputs(step):
+            if node.state == FileState.BUILT:
+                node.state = FileState.PENDING
+
+    def _store_hashes(self, step: StepNode, hashes: Mapping[str, FileHash]) -> list[FileNode]:
+        for node in self.inputs(step):
+            if node.path in hashes and node.state == FileState.STATIC:
+                node.hash = hashes[node.path]
+        outputs = [node for node in self.outputs(step) if node.state != FileState.VOLATILE]
+        for node in outputs:
+            node.hash = hashes.get(node.path, node.hash)
+        return outputs
+
+    def _succeeded(self, step: StepNode, outputs: list[FileNode]) -> None:
+        step.state = StepState.SUCCEEDED
+        for node in outputs:
+            node.state = FileState.BUILT
+
+    def _queue_consumers(self, nodes: list[FileNode]) -> None:
+        for node in nodes:
+            for consumer in node.consumers:
+                if consumer.kind == "step":
+                    self.try_queue(consumer)
+
+    def finish(
+        self,
+        step: StepNode,
+        success: bool,
+        hashes: Mapping[str, FileHash],
+        step_hash: StepHash | None = None,
+    ) -> str:
+        """Record the outcome of a run, queue the consumers it made ready, return the outcome.
+
+        A success keeps the step hash and what the step did (its recording); a failure drops
+        both, so the step always runs again. A step that amended inputs which were not
+        available is rescheduled: it runs again once they are.
+        """
+        recording = self._recordings.pop(step, [])
+        reschedule = self._reschedule.pop(step, set())
+        self.release_pool(step)
+        outputs = self._store_hashes(step, hashes)
+        if reschedule:
+            step.state = StepState.PENDING
+            step.hash = None
+            step.recording = None
+            self.try_queue(step)
+            return Outcome.RESCHEDULE
+        if not success:
+            step.state = StepState.FAILED
+            step.hash = None
+            step.recording = None
+            return Outcome.FAIL
+        step.hash = step_hash
+        step.recording = recording
+        self._succeeded(step, outputs)
+        self._queue_consumers(outputs)
+        return Outcome.SUCCESS
+
+    def rescheduled_due_to(self, step: StepNode) -> list[str]:
+        """The amended inputs a running step is waiting for."""
+        return sorted(self._reschedule.get(step, ()))
+
+    def skip(self, step: StepNode, hashes: Mapping[str, FileHash]) -> bool:
+        """Nothing changed: mark the step done and replay what it did the last time.
+
+        Returns False when the recording no longer fits the graph (for example, a file it
+        declared static is now another step's output). The step then forgets its hash and
+        recording, its partial replay is undone, and it must run instead.
+        """
+        outputs = self._store_hashes(step, hashes)
+        self._succeeded(step, outputs)
+        try:
+            for action in step.recording or ():
+                self.perform(step, action)
+        except GraphError:
+            for product in list(step.products):
+                if product not in outputs:
+                    self.graph.orphan(product)
+            step.hash = None
+            step.recording = None
+            step.state = StepState.QUEUED
+            for node in outputs:
+                node.state = FileState.PENDING
+            return False
+        self.release_pool(step)
+        self._queue_consumers(outputs)
+        return True
+
+    def replayable(self, step: StepNode) -> bool:
+        """A step with a hash and a recording may be skipped if its hash is unchanged."""
+        return step.hash is not None and step.recording is not None
+
+    def hashed_paths(self, step: StepNode) -> tuple[list[FileNode], list[FileNode]]:
+        """The inputs and outputs that enter the step hash (volatile files never do)."""
+        outputs = [
+            node
+            for node in self.outputs(step)
+            if node.state in (FileState.PENDING, FileState.BUILT)
+        ]
+        return self.inputs(step), outputs
+
+    # Cleanup
+
+    def clean(self) -> list[FileNode]:
+        """Remove the orphans that nothing depends on, after a complete run.
+
+        Optional steps that nothing needed are orphaned first. Returns the removed files that
+        were built before (or are volatile), deepest path first: the caller deletes them from
+        disk if they did not change since. Static files are never returned.
+        """
+        for step in list(self.steps()):
+            if step.mandatory == Mandatory.NO and not step.orphan:
+                self.graph.orphan(step)
+        todo = list(self.graph.vacuum.products)
+        removed: list[FileNode] = []
+        while todo:
+            node = todo.pop()
+            if node.key not in self.graph or not node.orphan or node.consumers:
+                continue
+            suppliers = [supplier for supplier in node.suppliers if supplier.orphan]
+            self.graph.remove(node)
+            todo.extend(suppliers)
+            if node.kind == "file" and (
+                node.state == FileState.VOLATILE
+                or (
+                    node.state in (FileState.PENDING, FileState.BUILT)
+                    and node.hash is not None
+                    and node.hash.known
+                )
+            ):
+                removed.append(node)
+        return sorted(removed, key=lambda node: node.path, reverse=True)
+
+    # Reports
+
+    def pending_steps(self) -> list[StepNode]:
+        """Mandatory steps that are defined but could not run, blocked ones included."""
+        return sorted(
+            (
+                step
+                for step in self.steps()
+                if step.state == StepState.PENDING
+                and not step.orphan
+                and step.mandatory != Mandatory.NO
+            ),
+            key=lambda step: step.key,
+        )
+
+    def failed_steps(self) -> list[StepNode]:
+        return [s for s in self.steps() if s.state == StepState.FAILED and not s.orphan]
