@@ -582,6 +582,14 @@ class NGlobMulti:
             yield NGlobMatch(mapping, tuple(files))
 
     def files(self) -> tuple[str, ...]:
+        """All paths that match any one of the patterns, sorted and unique.
+
+        As in StepUp, this includes paths without a consistent match across patterns; use
+        :meth:`matches` for those only.
+        """
+        return tuple(sorted({path for paths in self.results for path in paths}))
+
+    def consistent_files(self) -> tuple[str, ...]:
         """All paths that take part in a consistent match, sorted and unique."""
         paths = {
             path
@@ -600,14 +608,14 @@ class NGlobMulti:
 
     def __iter__(self) -> Iterator[NGlobMatch] | Iterator[str]:
         """NGlobMatch objects if there are named wildcards, else the sorted unique paths."""
-        return self.matches() if self.names else iter(self.files())
+        return self.matches() if self.names else iter(self.consistent_files())
 
     def __bool__(self) -> bool:
         return bool(self._combinations())
 
-    def single(self) -> NGlobMatch | str:
-        """The only match (an NGlobMatch with names, else the only path)."""
-        items = list(self)
-        if len(items) != 1:
-            raise ValueError(f"There are {len(items)} matches, not just one.")
-        return items[0]
+    def single(self) -> str:
+        """The only file that matched, as in StepUp; an error for zero or several."""
+        paths = self.files()
+        if len(paths) != 1:
+            raise ValueError(f"There are {len(paths)} matching files, not just one.")
+        return paths[0]

@@ -331,9 +331,9 @@ def test_consistent_named_matches():
     # observed with StepUp 1.3.1: only "a" has a partner in both patterns.
     assert ngm.per_pattern_paths() == (("data/a.txt", "data/b.txt"), ("out/a.csv", "out/c.csv"))
     assert list(ngm) == [NGlobMatch({"name": "a"}, ("data/a.txt", "out/a.csv"))]
-    assert ngm.files() == ("data/a.txt", "out/a.csv")
+    assert ngm.consistent_files() == ("data/a.txt", "out/a.csv")
     assert bool(ngm)
-    match = ngm.single()
+    (match,) = ngm.matches()
     assert match.name == "a"
     assert match.mapping == {"name": "a"}
     assert match[0] == "data/a.txt"
@@ -349,7 +349,7 @@ def test_no_consistent_match_is_false():
     ngm.extend(["data/a.txt", "out/b.csv"])
     assert not ngm
     assert list(ngm) == []
-    assert ngm.files() == ()
+    assert ngm.consistent_files() == ()
     # StepUp declares these static anyway (SPEC 14.7).
     assert ngm.per_pattern_paths() == (("data/a.txt",), ("out/b.csv",))
 
@@ -390,7 +390,7 @@ def test_named_and_anonymous_wildcards():
     (match,) = ngm.matches()
     assert match.ch == "x"
     assert match.files == (["x/a.md", "x/b.md"], "x.txt")
-    assert ngm.files() == ("x.txt", "x/a.md", "x/b.md")
+    assert ngm.consistent_files() == ("x.txt", "x/a.md", "x/b.md")
 
 
 def test_consistency_over_three_patterns():
@@ -403,26 +403,42 @@ def test_consistency_over_three_patterns():
 def test_subs_select_paths():
     ngm = NGlobMulti.from_patterns(["ch${*n}.md"], {"n": "[0-9]"})
     ngm.extend(["ch1.md", "ch22.md", "chx.md"])
-    assert ngm.files() == ("ch1.md",)
+    assert ngm.consistent_files() == ("ch1.md",)
 
 
 def test_repeated_name_in_one_pattern():
     ngm = NGlobMulti.from_patterns(["${*n}/${*n}.txt"])
     ngm.extend(["a/a.txt", "a/b.txt"])
-    assert ngm.files() == ("a/a.txt",)
+    assert ngm.consistent_files() == ("a/a.txt",)
 
 
 def test_single_errors():
     ngm = NGlobMulti.from_patterns(["*.txt"])
-    with pytest.raises(ValueError, match=r"There are 0 matches, not just one\."):
+    with pytest.raises(ValueError, match=r"There are 0 matching files, not just one\."):
         ngm.single()
     ngm.extend(["a.txt", "b.txt"])
-    with pytest.raises(ValueError, match=r"There are 2 matches, not just one\."):
+    with pytest.raises(ValueError, match=r"There are 2 matching files, not just one\."):
         ngm.single()
     named = NGlobMulti.from_patterns(["${*n}.txt"])
     named.extend(["a.txt", "b.txt", "c.txt"])
-    with pytest.raises(ValueError, match="There are 3 matches"):
+    with pytest.raises(ValueError, match="There are 3 matching files"):
         named.single()
+
+
+def test_files_include_paths_without_consistent_match():
+    # Observed with StepUp 1.3.1: files() lists what matches any one pattern.
+    ngm = NGlobMulti.from_patterns(["data/${*n}.txt", "out/${*n}.csv"])
+    ngm.extend(["data/a.txt", "out/b.csv"])
+    assert not ngm
+    assert ngm.files() == ("data/a.txt", "out/b.csv")
+    assert ngm.consistent_files() == ()
+
+
+def test_single_with_named_wildcard_is_a_path():
+    # Observed with StepUp 1.3.1: single() returns the path, also with named wildcards.
+    ngm = NGlobMulti.from_patterns(["${*n}.txt"])
+    ngm.extend(["a.txt"])
+    assert ngm.single() == "a.txt"
 
 
 def test_match_single_with_one_file_in_a_list():
@@ -553,7 +569,7 @@ def tree(tmp_path, monkeypatch):
 def test_glob(tree, patterns, expected):
     ngm = NGlobMulti.from_patterns(patterns)
     ngm.glob()
-    assert ngm.files() == expected
+    assert ngm.consistent_files() == expected
 
 
 def test_glob_with_subs(tree):
