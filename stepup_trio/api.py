@@ -22,13 +22,14 @@ from stepup_trio.client import get_client
 from stepup_trio.core.actions import (
     Amend,
     DeclareStatic,
+    DeferGlob,
     DefinePool,
     DefineStep,
     RegisterGlob,
 )
 from stepup_trio.core.paths import normalize
 from stepup_trio.errors import StepUpError
-from stepup_trio.nglob import NGlobMulti
+from stepup_trio.nglob import NGlobMulti, wildcard_names
 
 __all__ = [
     "RPC_CLIENT",
@@ -241,13 +242,14 @@ def glob(
     """
     if not patterns:
         raise StepUpError("At least one path is required for glob.")
-    if _defer:
-        raise StepUpError("Deferred globs (_defer=True) are not supported yet by stepup-trio.")
     for name in subs:
         if name.startswith("_"):
             raise StepUpError(f"Substitution names cannot start with an underscore: {name}")
     with subs_env_vars() as subs_path:
         local_patterns = [subs_path(pattern) for pattern in patterns]
+    if _defer:
+        _defer_glob(local_patterns, _required, subs)
+        return None
     ngm = NGlobMulti.from_patterns(local_patterns, subs)
     ngm.glob()
     if _required and not ngm:
@@ -257,6 +259,17 @@ def glob(
         _call(DeclareStatic(sorted(translate(path) for path in matched)))
     _call(RegisterGlob([translate(p) for p in local_patterns], dict(subs)))
     return ngm
+
+
+def _defer_glob(patterns: list[str], required: bool, subs: dict[str, str]) -> None:
+    if required:
+        raise StepUpError("Combination of options not supported: _defer=True, _required=True")
+    if subs or any(wildcard_names(pattern) for pattern in patterns):
+        raise StepUpError("Deferred globs cannot have named wildcards.")
+    for pattern in patterns:
+        if os.path.isabs(pattern):
+            raise StepUpError(f"Deferred glob patterns cannot be absolute paths: {pattern}")
+    _call(DeferGlob([translate(pattern) for pattern in patterns]))
 
 
 def step(

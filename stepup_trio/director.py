@@ -13,7 +13,7 @@ import attrs
 import trio
 
 from stepup_trio import wire
-from stepup_trio.core.actions import DefineStep
+from stepup_trio.core.actions import Amend, DefineStep
 from stepup_trio.core.events import (
     Aborted,
     Event,
@@ -27,7 +27,7 @@ from stepup_trio.core.execution import Outcome
 from stepup_trio.core.explain import explain
 from stepup_trio.core.states import FileState, StepState
 from stepup_trio.core.stephash import StepHash, compute_step_hash
-from stepup_trio.core.workflow import Workflow
+from stepup_trio.core.workflow import Workflow, required_dirs
 from stepup_trio.errors import GraphError, StepUpError
 from stepup_trio.hashing import FileHash
 from stepup_trio.journal import Journal
@@ -116,7 +116,9 @@ class Director:
     async def handle(self, message: Any) -> Any:
         """Answer one request from a client; errors become error replies."""
         if isinstance(message, wire.Perform):
-            result = self.workflow.perform(self._creator(message.creator), message.action)
+            creator = self._creator(message.creator)
+            self._check_deferred(message.action)
+            result = self.workflow.perform(creator, message.action)
             self._record(Performed(message.creator, message.action))
             self._notify()
             if isinstance(message.action, DefineStep):
@@ -126,6 +128,19 @@ class Director:
             await self.write_graph(message.prefix)
             return None
         raise StepUpError(f"The director does not accept {type(message).__name__} requests.")
+
+    def _check_deferred(self, action: Any) -> None:
+        """Paths that a deferred glob would declare static must exist (top-down)."""
+        if isinstance(action, DefineStep):
+            paths = required_dirs(action.workdir, action.out, action.vol) + action.inp
+        elif isinstance(action, Amend):
+            paths = required_dirs(None, action.out, action.vol) + action.inp
+        else:
+            return
+        for path, _dg in self.workflow.deferred_candidates(paths):
+            is_dir = path.endswith("/")
+            if not (os.path.isdir(path) if is_dir else os.path.isfile(path)):
+                raise StepUpError(f"Path does not exist: {path}")
 
     async def write_graph(self, prefix: str, formats: Sequence[str] = ("text", "dot")) -> None:
         files: dict[str, str] = {}

@@ -15,7 +15,7 @@ from stepup_trio.plugin_api import EXPORTERS_GROUP, NODE_KINDS_GROUP, Exporter, 
 
 __all__ = ["BUILTIN_EXPORTERS", "BUILTIN_KINDS", "Plugins", "load_plugins"]
 
-BUILTIN_KINDS = ("root", "vacuum", "file", "step")
+BUILTIN_KINDS = ("root", "vacuum", "file", "step", "dg")
 BUILTIN_EXPORTERS = ("text", "dot")
 REINSTALL_HINT = "Reinstall stepup-trio (pip install --force-reinstall stepup-trio)."
 

@@ -34,6 +34,7 @@ class Execution:
     pools: dict[str, int]
     pool_running: dict[str, int]
     pool_parked: dict[str, deque]
+    deferred: dict
     to_validate: set
     _recordings: dict
     _reschedule: dict
@@ -253,6 +254,11 @@ class Execution:
         for step in list(self.steps()):
             if step.mandatory == Mandatory.NO and not step.orphan:
                 self.graph.orphan(step)
+        for dg in self.deferred.values():
+            # Deferred matches that no step uses any more leave the graph (never the disk).
+            for node in list(dg.products):
+                if not node.consumers:
+                    self.graph.orphan(node)
         todo = list(self.graph.vacuum.products)
         removed: list[FileNode] = []
         while todo:

@@ -25,12 +25,20 @@ from stepup_trio.core.states import FileState, Mandatory, StepState
 from stepup_trio.errors import CyclicError, GraphError
 from stepup_trio.plugin_api import Node
 
-__all__ = ["Workflow"]
+__all__ = ["Workflow", "required_dirs"]
 
 # The nodes of the built-in kinds are accessed through their attributes only, so that this
 # module depends on the plugin API and not on the kind modules.
 FileNode = Any
 StepNode = Any
+
+
+def required_dirs(workdir: str | None, out_paths: list[str], vol_paths: list[str]) -> list[str]:
+    """The directories a step needs: its working directory and those of its outputs."""
+    dirs = {parent_path(path) or "./" for path in out_paths + vol_paths}
+    if workdir is not None:
+        dirs.add(workdir)
+    return sorted(dirs - set(out_paths))
 
 
 class Workflow(Execution):
@@ -52,9 +60,13 @@ class Workflow(Execution):
         self.pools: dict[str, int] = {}
         self.pool_running: dict[str, int] = {}
         self.pool_parked: dict[str, deque[StepNode]] = {}
-        for step in self.steps():
-            if not step.orphan:
-                self.pools.update(step.pools)
+        # Deferred globs by key, to match the inputs of new steps against them.
+        self.deferred: dict[str, Node] = {}
+        for node in self.graph:
+            if node.kind == "step" and not node.orphan:
+                self.pools.update(node.pools)
+            elif node.kind == "dg":
+                self.deferred[node.key] = node
 
     @classmethod
     def boot(cls, kinds: Mapping[str, type[Node]], plan: str = "plan.py") -> "Workflow":
@@ -152,6 +164,8 @@ class Workflow(Execution):
             existing = self.file(path)
             if existing is not None and not existing.orphan:
                 raise GraphError(f"Static path already exists: {path}")
+            if creator.kind != "dg" and self.deferred_glob_for(path) is not None:
+                raise GraphError(f"Cannot manually add a file that matches a deferred glob: {path}")
             parent = parent_path(path)
             if parent is None or is_always_static(parent) or parent in declared:
                 continue
@@ -194,7 +208,7 @@ class Workflow(Execution):
             creator.globs = [*creator.globs, action]
             result = None
         elif isinstance(action, DeferGlob):
-            raise GraphError("Deferred globs are not supported yet.")
+            result = self.defer_glob(creator, action.patterns)
         else:
             raise GraphError(f"Unknown action: {type(action).__name__}")
         recording = self._recordings.get(creator)
@@ -254,6 +268,7 @@ class Workflow(Execution):
                 f"e.g. pool({pool!r}, 1)."
             )
         required = self._check_links(fresh.key, existing, inp_paths, out_paths, vol_paths, workdir)
+        self._adopt_deferred(required + inp_paths)
         step = self.graph.add(fresh, creator)
         self._link_step(step, required + inp_paths, out_paths, vol_paths)
         if step.recording is not None:
@@ -288,6 +303,7 @@ class Workflow(Execution):
         required = self._check_links(step.key, step, inp_paths, out_paths, vol_paths, None)
         required = [path for path in required if path not in known]
         new_env = sorted(set(env) - set(step.env_vars) - set(step.amended_env))
+        self._adopt_deferred(required + inp_paths)
         self._link_step(step, required + inp_paths, out_paths, vol_paths)
         step.amended_inp = tuple(sorted({*step.amended_inp, *required, *inp_paths}))
         step.amended_out = tuple(sorted({*step.amended_out, *out_paths}))
@@ -319,6 +335,9 @@ class Workflow(Execution):
                 raise GraphError(f"Input is volatile: {path}")
             if path in out_paths or path in vol_paths:
                 raise GraphError(f"A step cannot use its own output as input: {path}")
+        for path in out_paths + vol_paths:
+            if self.deferred_glob_for(path) is not None:
+                raise GraphError(f"Cannot manually add a file that matches a deferred glob: {path}")
         for path in out_paths:
             node = self.file(path)
             if node is not None and not node.orphan:
@@ -331,12 +350,9 @@ class Workflow(Execution):
                 raise GraphError(f"Volatile output is already created: {path}")
             if node is not None and any(c.kind == "step" for c in node.consumers):
                 raise GraphError(f"An input to an existing step cannot be volatile: {path}")
-        products = out_paths + vol_paths
-        dirs = {parent_path(path) or "./" for path in products}
-        if workdir is not None:
-            dirs.add(workdir)
-        required = sorted(dirs - set(out_paths))
-        self._check_new_step_acyclic(key, existing, required + inp_paths, products)
+        required = required_dirs(workdir, out_paths, vol_paths)
+        self._check_new_step_acyclic(key, existing, required + inp_paths, out_paths + vol_paths)
+        self.deferred_candidates(required + inp_paths)  # Two matching globs are an error.
         return required
 
     def _link_step(
@@ -380,6 +396,60 @@ class Workflow(Execution):
         out_nodes = [node for path in out_paths if (node := self.file(path)) is not None]
         starts = out_nodes + (list(existing.consumers) if existing is not None else [])
         self.graph.check_acyclic(targets, starts, via=key)
+
+    # Deferred globs
+
+    def defer_glob(self, creator: Node, patterns: Iterable[str]) -> Node:
+        """Define a deferred glob; known orphan files that match become static under it."""
+        fresh = self.kinds["dg"](patterns=tuple(patterns))
+        existing = self.graph.get(fresh.key)
+        if existing is not None and not existing.orphan:
+            raise GraphError(f"Cannot define a deferred nglob twice: {existing.key}")
+        dg = self.graph.add(fresh, creator)
+        self.deferred[dg.key] = dg
+        adopted = [
+            self._add_product_file(dg, node.path, FileState.STATIC)
+            for node in list(self.graph)
+            if node.kind == "file" and node.orphan and dg.matches(node.path)
+        ]
+        self._queue_consumers(adopted)
+        return dg
+
+    def _adopt_deferred(self, paths: list[str]) -> None:
+        for path, dg in self.deferred_candidates(paths):
+            self._queue_consumers([self._add_product_file(dg, path, FileState.STATIC)])
+
+    def deferred_glob_for(self, path: str) -> Node | None:
+        """The deferred glob that matches a path, if any; two are an error."""
+        found = [dg for dg in self.deferred.values() if not dg.orphan and dg.matches(path)]
+        if len(found) > 1:
+            raise GraphError(f"Multiple deferred globs match: {path}")
+        return found[0] if found else None
+
+    def deferred_candidates(self, paths: Iterable[str]) -> list[tuple[str, Node]]:
+        """Unknown paths (and their unknown directories, top down) that a deferred glob claims.
+
+        The director checks that they exist before a step that needs them is defined.
+        """
+        result: list[tuple[str, Node]] = []
+        seen: set[str] = set()
+        if not any(not dg.orphan for dg in self.deferred.values()):
+            return result
+        for path in paths:
+            chain = []
+            current: str | None = path
+            while current is not None and current not in seen:
+                node = self.file(current)
+                if node is not None and not node.orphan:
+                    break
+                chain.append(current)
+                current = parent_path(current)
+            for candidate in reversed(chain):
+                seen.add(candidate)
+                dg = self.deferred_glob_for(candidate)
+                if dg is not None:
+                    result.append((candidate, dg))
+        return result
 
     def _imply(self, step: StepNode) -> None:
         """A needed step makes the optional steps that make its inputs needed too."""
