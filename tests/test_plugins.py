@@ -8,6 +8,7 @@ from stevedore.extension import Extension
 
 from stepup_trio.errors import PluginError
 from stepup_trio.exporters.text import TextExporter
+from stepup_trio.kinds.dg import DeferredGlobNode
 from stepup_trio.kinds.file import FileNode
 from stepup_trio.kinds.root import RootNode
 from stepup_trio.kinds.step import StepNode
@@ -32,7 +33,13 @@ def manager(*pairs):
 
 
 def builtin_pairs():
-    return [("root", RootNode), ("vacuum", VacuumNode), ("file", FileNode), ("step", StepNode)]
+    return [
+        ("root", RootNode),
+        ("vacuum", VacuumNode),
+        ("file", FileNode),
+        ("step", StepNode),
+        ("dg", DeferredGlobNode),
+    ]
 
 
 def test_missing_builtin_is_a_clear_error():
@@ -42,7 +49,7 @@ def test_missing_builtin_is_a_clear_error():
 
 
 def test_builtin_with_wrong_class_is_a_clear_error():
-    pairs = [*builtin_pairs()[:3], ("step", TextExporter)]
+    pairs = [*builtin_pairs()[:3], ("step", TextExporter), builtin_pairs()[4]]
     with pytest.raises(PluginError, match=r"'step' .* not a subclass of .*Node.*Reinstall"):
         load_group(NODE_KINDS_GROUP, Node, "kind", BUILTIN_KINDS, manager(*pairs))
 
