@@ -2,13 +2,15 @@
 
 import argparse
 import decimal
+import fcntl
 import os
 import stat
 import sys
 
 import trio
 
-from stepup_trio import __version__
+from stepup_trio import __version__, commands
+from stepup_trio.commands import COMMANDS
 from stepup_trio.director import Config, ExitCode
 from stepup_trio.errors import StepUpError, UsageError
 from stepup_trio.plugins import load_plugins
@@ -117,6 +119,28 @@ def check_plan(plan: str) -> None:
         )
 
 
+_LOCK_FD: int | None = None
+
+
+def _lock(stepup_dir: str) -> None:
+    """Only one stepup per root: two would write the same dump and journal."""
+    global _LOCK_FD
+    path = os.path.join(stepup_dir, "lock")
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        other = os.read(fd, 32).decode(errors="replace").strip() or "unknown"
+        os.close(fd)
+        raise UsageError(
+            f"Another stepup (pid {other}) is running in {os.getcwd()}. "
+            "Stop it first (stepup shutdown), or wait until it is done."
+        ) from None
+    os.ftruncate(fd, 0)
+    os.write(fd, f"{os.getpid()}\n".encode())
+    _LOCK_FD = fd
+
+
 def prepare(args: argparse.Namespace) -> Config:
     """Validate the command line and the plan, and prepare the ``.stepup`` directory."""
     root = os.path.abspath(args.root)
@@ -140,6 +164,7 @@ def prepare(args: argparse.Namespace) -> Config:
         raise UsageError(f"{STEPUP_DIR} exists but is not a directory. Remove or rename it.")
     try:
         os.makedirs(STEPUP_DIR, exist_ok=True)
+        _lock(STEPUP_DIR)
         for name in os.listdir(STEPUP_DIR):
             if name.endswith(".log"):
                 os.remove(os.path.join(STEPUP_DIR, name))
@@ -156,7 +181,10 @@ def prepare(args: argparse.Namespace) -> Config:
 
 
 def run(argv: list[str] | None = None) -> int:
-    """Run stepup and return its exit code."""
+    """Run stepup (or one of its control commands) and return its exit code."""
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] in COMMANDS:
+        return commands.main(argv)
     args = parse_args(argv)
     try:
         config = prepare(args)

@@ -38,6 +38,7 @@ from stepup_trio.services.hasher import FileHasher
 from stepup_trio.services.reporter import Reporter
 from stepup_trio.services.workers import Worker, WorkerDied, WorkerPool
 from stepup_trio.store import dump_workflow, write_atomic
+from stepup_trio.watch import Watching
 
 __all__ = ["Config", "Director", "ExitCode"]
 
@@ -68,7 +69,7 @@ class Config:
         return os.path.join(self.stepup_dir, "workflow.mpk.xz")
 
 
-class Director:
+class Director(Watching):
     """One run phase at a time: schedule, skip or run, then finalize."""
 
     def __init__(
@@ -93,6 +94,8 @@ class Director:
         self.interrupted = False
         self._changed = trio.Event()
         self._phase_scope: trio.CancelScope | None = None
+        self.watcher = None
+        self._init_watching()
 
     # Wake-ups of the scheduler
 
@@ -127,6 +130,12 @@ class Director:
         if isinstance(message, wire.WriteGraph):
             await self.write_graph(message.prefix)
             return None
+        if isinstance(message, wire.Control):
+            return await self.handle_control(message)
+        if isinstance(message, wire.WatchChange):
+            return await self.handle_watch_change(message)
+        if isinstance(message, wire.Cleanup):
+            return await self.handle_cleanup(message)
         raise StepUpError(f"The director does not accept {type(message).__name__} requests.")
 
     def _check_deferred(self, action: Any) -> None:
@@ -215,11 +224,12 @@ class Director:
     async def run_phase(self) -> None:
         """Skip or run queued steps until nothing is queued and nothing runs."""
         self.reporter.report("PHASE", "run")
+        self.reporter.start_progress(self.config.num_workers)
         with trio.CancelScope() as self._phase_scope:
             if self.interrupted:
                 self._phase_scope.cancel()
             async with trio.open_nursery() as jobs:
-                while True:
+                while not self.drain_requested:
                     step = self.workflow.pop_queued()
                     if step is None:
                         if self.running == 0:
@@ -238,6 +248,7 @@ class Director:
                     self._update_progress()
                     jobs.start_soon(self._run_step, step, worker)
         self._phase_scope = None
+        self.reporter.stop_progress()
 
     async def _try_skip(self, step: Node) -> bool:
         """Skip the step if its hash did not change and its outputs exist."""
@@ -347,7 +358,12 @@ class Director:
             self.reporter.report(
                 "WARNING", f"{len(failed)} step(s) failed, see error messages above"
             )
-        if pending and not self.interrupted:
+        on_hold = self.drain_requested and not self.interrupted
+        if on_hold:
+            self.reporter.report(
+                "WARNING", "Scheduler is put on hold. Not reporting pending steps."
+            )
+        elif pending and not self.interrupted:
             noun = "1 step remains" if len(pending) == 1 else f"{len(pending)} steps remain"
             blocked = [step for step in pending if step.block]
             if blocked:
@@ -359,7 +375,7 @@ class Director:
                     for step in pending
                 ]
             self.reporter.report("WARNING", f"{noun} pending due to {reason}", pages)
-        if failed or pending or self.interrupted:
+        if failed or pending or self.interrupted or on_hold:
             self.reporter.report("WARNING", "Skipping cleanup due to incomplete build.")
         else:
             await self._clean()

@@ -19,8 +19,10 @@ from stepup_trio.director import Config, Director
 from stepup_trio.errors import DumpError
 from stepup_trio.journal import Journal, read_journal
 from stepup_trio.plugins import Plugins
+from stepup_trio.services.keyboard import serve_keyboard
 from stepup_trio.services.reporter import Reporter
 from stepup_trio.services.rpc import serve_rpc
+from stepup_trio.services.watcher import Watcher
 from stepup_trio.services.workers import WorkerPool, serve_worker
 from stepup_trio.store import dump_workflow, new_dump_id, read_dump
 
@@ -132,13 +134,11 @@ async def serve_session(config: Config, plugins: Plugins, reporter: Reporter) ->
                 reporter.report("DIRECTOR", f"Launched worker {index}")
             director.pool = WorkerPool(workers)
             if config.interactive:
-                reporter.report(
-                    "WARNING", "Watch mode is not available yet: running once, as with -n."
+                director.watcher = await nursery.start(
+                    Watcher(director.on_file_event, director.on_overflow).serve
                 )
-            reporter.start_progress(config.num_workers)
-            await director.run_phase()
-            reporter.stop_progress()
-            exit_code = await director.finalize()
+                nursery.start_soon(serve_keyboard, director)
+            exit_code = await director.serve()
             reporter.report("DIRECTOR", "Stopping workers.")
             nursery.cancel_scope.cancel()
         reporter.report("DIRECTOR", "See you!")

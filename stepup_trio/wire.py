@@ -17,13 +17,17 @@ from stepup_trio.core.actions import Action
 from stepup_trio.hashing import FileHash
 
 __all__ = [
+    "CONTROL_COMMANDS",
     "MAX_MESSAGE_SIZE",
+    "Cleanup",
+    "Control",
     "Envelope",
     "JobFinished",
     "JobStarted",
     "Perform",
     "RunJob",
     "Shutdown",
+    "WatchChange",
     "WireError",
     "WriteGraph",
     "converter",
@@ -57,6 +61,34 @@ class WriteGraph:
     """Write the graph files ``<prefix>.txt``, ``<prefix>_supplier.dot``, ..."""
 
     prefix: str
+
+
+# Requests of interactive clients (stepup_trio.interact, the stepup subcommands, the keyboard).
+
+
+@attrs.frozen
+class Control:
+    """A request without arguments: run, wait, join, shutdown, drain, from_scratch, try_replay."""
+
+    command: str
+
+
+CONTROL_COMMANDS = ("run", "wait", "join", "shutdown", "drain", "from_scratch", "try_replay")
+
+
+@attrs.frozen
+class WatchChange:
+    """Wait until the watcher has recorded ``path`` as ``updated`` or ``deleted``."""
+
+    path: str
+    deleted: bool
+
+
+@attrs.frozen
+class Cleanup:
+    """Remove the given outputs and everything that depends on them (watch phase only)."""
+
+    paths: list[str]
 
 
 # Between the director and its workers.
@@ -108,7 +140,18 @@ class Shutdown:
 
 
 MESSAGES: dict[str, type] = {
-    cls.__name__: cls for cls in (Perform, WriteGraph, RunJob, JobStarted, JobFinished, Shutdown)
+    cls.__name__: cls
+    for cls in (
+        Perform,
+        WriteGraph,
+        Control,
+        WatchChange,
+        Cleanup,
+        RunJob,
+        JobStarted,
+        JobFinished,
+        Shutdown,
+    )
 }
 
 converter = make_converter()

@@ -75,7 +75,7 @@ def test_story_written(seed_run):
 def mask_states(text: str) -> str:
     """Mask what depends on timing: states of nodes other than the plan, and digests."""
     text = re.sub(r"state = \w+", "state = *", text)
-    return re.sub(r"^ +(digest|) = [0-9a-f ]+\n", "", text, flags=re.MULTILINE)
+    return re.sub(r"^ +(digest|inp_digest|) = [0-9a-f ]+\n", "", text, flags=re.MULTILINE)
 
 
 def test_graph_txt(seed_run):

@@ -231,16 +231,16 @@ def test_missing_version(original, kinds):
 
 def test_unknown_kind(original, kinds):
     document = unpack(serialize(original))
-    document["kinds"]["dg"] = 1
-    document["nodes"].append(["dg", {}])
+    document["kinds"]["bogus"] = 1
+    document["nodes"].append(["bogus", {}])
     document["creators"].append(0)
-    with pytest.raises(DumpError, match="kind 'dg', whose plugin is not installed"):
+    with pytest.raises(DumpError, match="kind 'bogus', whose plugin is not installed"):
         deserialize(pack(document), kinds)
 
 
 def test_node_of_unlisted_kind(original, kinds):
     document = unpack(serialize(original))
-    document["nodes"].append(["dg", {}])
+    document["nodes"].append(["bogus", {}])
     document["creators"].append(0)
     with pytest.raises(DumpError, match="inconsistent"):
         deserialize(pack(document), kinds)

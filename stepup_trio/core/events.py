@@ -15,9 +15,11 @@ from stepup_trio.hashing import FileHash
 
 __all__ = [
     "Aborted",
+    "Changed",
     "Event",
     "Finished",
     "Performed",
+    "Restarted",
     "Skipped",
     "Started",
     "Validated",
@@ -61,11 +63,34 @@ class Validated:
     still_valid: bool
 
 
-Event = Performed | Started | Finished | Skipped | Aborted | Validated
+@attrs.frozen
+class Changed:
+    """Files changed on disk while stepup was watching (see Workflow.apply_changes)."""
+
+    deleted: list[str]
+    updated: list[str]
+
+
+@attrs.frozen
+class Restarted:
+    """The user asked to replay everything (key t) or to start from scratch (key f)."""
+
+    plan: str
+    from_scratch: bool
+
+
+Event = Performed | Started | Finished | Skipped | Aborted | Validated | Changed | Restarted
 
 
 def apply_event(workflow: Workflow, event: Event) -> None:
     """Apply one journaled event, exactly as the director did when it happened."""
+    if isinstance(event, Changed):
+        workflow.apply_changes(event.deleted, event.updated)
+        return
+    if isinstance(event, Restarted):
+        workflow.dissolve(event.from_scratch)
+        workflow.define_boot(event.plan)
+        return
     key = event.creator if isinstance(event, Performed) else event.step
     node = workflow.graph.get(key)
     if node is None or node.kind != "step":

@@ -18,6 +18,7 @@ from stepup_trio.core.actions import (
     DefineStep,
     RegisterGlob,
 )
+from stepup_trio.core.changes import Changes
 from stepup_trio.core.execution import Execution
 from stepup_trio.core.graph import Graph
 from stepup_trio.core.paths import is_always_static, parent_path
@@ -41,7 +42,7 @@ def required_dirs(workdir: str | None, out_paths: list[str], vol_paths: list[str
     return sorted(dirs - set(out_paths))
 
 
-class Workflow(Execution):
+class Workflow(Execution, Changes):
     """A graph, the steps' declarations, and (from :class:`Execution`) what may run."""
 
     def __init__(self, kinds: Mapping[str, type[Node]], graph: Graph | None = None) -> None:
@@ -81,11 +82,12 @@ class Workflow(Execution):
         self.declare_static(root, [plan])
         return self.define_step(root, f"./{plan}", inp=[plan])
 
-    def dissolve(self) -> None:
+    def dissolve(self, from_scratch: bool = False) -> None:
         """Hand every node to the vacuum and drop the relations of steps.
 
         Used after loading a dump: replaying the boot step takes back, one by one, the nodes
-        that are still defined, with their hashes, so unchanged steps are skipped.
+        that are still defined, with their hashes, so unchanged steps are skipped. From scratch,
+        the hashes are dropped too, so that every step runs again.
         """
         for node in list(self.graph):
             if node.kind in ("root", "vacuum"):
@@ -97,7 +99,7 @@ class Workflow(Execution):
                     self.graph.remove_supplier(node, consumer)
                 if node.state in (StepState.QUEUED, StepState.RUNNING):
                     node.state = StepState.PENDING
-                if node.globs:
+                if node.globs or from_scratch:
                     # Globs see new files that the graph cannot know of: such steps rerun.
                     node.hash = None
                     node.recording = None

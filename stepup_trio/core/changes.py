@@ -1,0 +1,161 @@
+"""What files changing on disk mean for the workflow (watch mode).
+
+A mixin of :class:`stepup_trio.core.workflow.Workflow`. The watcher reports paths; these rules
+decide which paths matter, and which steps must be checked again when the user asks for a run.
+"""
+
+from collections.abc import Iterable
+from typing import Any
+
+from stepup_trio.core.states import FileState, StepState
+from stepup_trio.errors import GraphError
+from stepup_trio.nglob import NGlobMulti
+
+__all__ = ["Changes"]
+
+StepNode = Any
+FileNode = Any
+
+
+class Changes:
+    graph: Any
+
+    def watched_dirs(self) -> list[str]:
+        """Directories to watch: every static or built directory that is still defined."""
+        return sorted(
+            node.path
+            for node in self.graph
+            if node.kind == "file"
+            and node.is_dir
+            and not node.orphan
+            and node.state in (FileState.STATIC, FileState.BUILT)
+        )
+
+    def _glob_multis(self, step: StepNode) -> list[NGlobMulti]:
+        """The globs a step registered, filled with the files the graph knows that match."""
+        multis = []
+        for registration in step.globs:
+            ngm = NGlobMulti.from_patterns(registration.patterns, registration.subs)
+            ngm.extend(
+                node.path
+                for node in self.graph
+                if node.kind == "file" and not node.orphan and ngm.may_match(node.path)
+            )
+            multis.append(ngm)
+        return multis
+
+    def is_relevant(self, path: str) -> bool:
+        """A known file that is not volatile, or a new path that one of the globs may match."""
+        node = self.file(path)
+        if node is not None:
+            return not node.orphan and node.state != FileState.VOLATILE
+        for step in self.steps():
+            if step.globs and not step.orphan:
+                for registration in step.globs:
+                    ngm = NGlobMulti.from_patterns(registration.patterns, registration.subs)
+                    if ngm.may_match(path):
+                        return True
+        return False
+
+    def make_pending(self, step: StepNode) -> None:
+        """The step must be checked again: its outputs and their consumers wait for it.
+
+        What it created besides its outputs (sub-steps, static files, deferred globs) goes to
+        the vacuum until the step runs or is skipped again.
+        """
+        todo = [step]
+        while todo:
+            current = todo.pop()
+            if current.orphan or current.state == StepState.RUNNING:
+                continue
+            if current.state == StepState.QUEUED:
+                self.queue = type(self.queue)(s for s in self.queue if s is not current)
+            current.state = StepState.PENDING
+            outputs = set(current.out) | set(current.vol) | set(current.amended_out)
+            for product in list(current.products):
+                if product.kind == "file" and product.path in outputs:
+                    if product.state == FileState.BUILT:
+                        product.state = FileState.PENDING
+                        todo.extend(c for c in product.consumers if c.kind == "step")
+                else:
+                    self.graph.orphan(product)
+
+    def apply_changes(self, deleted: Iterable[str], updated: Iterable[str]) -> None:
+        """Bring the graph in line with what changed on disk, then queue what may run.
+
+        Steps whose hash is known are hash-checked when queued, so touching a file without
+        changing it leads to a SKIP.
+        """
+        deleted, updated = sorted(set(deleted)), sorted(set(updated))
+        for path in deleted:
+            node = self.file(path)
+            if node is None or node.orphan:
+                continue
+            if node.state == FileState.STATIC:
+                node.state = FileState.MISSING
+                self._consumers_pending(node)
+            elif node.state == FileState.BUILT:
+                node.state = FileState.PENDING
+                if node.creator is not None and node.creator.kind == "step":
+                    self.make_pending(node.creator)
+                self._consumers_pending(node)
+        added = {path for path in updated if self.file(path) is None}
+        for path in updated:
+            node = self.file(path)
+            if node is None or node.orphan:
+                continue
+            if node.state == FileState.MISSING:
+                node.state = FileState.STATIC
+                self._consumers_pending(node)
+            elif node.state == FileState.STATIC:
+                self._consumers_pending(node)
+            elif (
+                node.state in (FileState.BUILT, FileState.PENDING)
+                and node.creator is not None
+                and node.creator.kind == "step"
+            ):
+                self.make_pending(node.creator)
+        removed = set(deleted)
+        for step in list(self.steps()):
+            if (
+                step.globs
+                and not step.orphan
+                and any(ngm.will_change(removed, added) for ngm in self._glob_multis(step))
+            ):
+                step.hash = None
+                step.recording = None
+                self.make_pending(step)
+        for step in list(self.steps()):
+            if step.state == StepState.PENDING:
+                self.try_queue(step)
+
+    def cleanup_targets(self, paths: Iterable[str]) -> list[FileNode]:
+        """Files to remove for ``stepup cleanup``: the given ones and all that depend on them.
+
+        Follows supplier to consumer relations (a directory supplies its contents, a step its
+        outputs). Static and missing files are never included. Deepest path first.
+        """
+        todo = []
+        for path in paths:
+            node = self.file(path)
+            if node is None:
+                raise GraphError(f"Path not known to workflow: {path}")
+            todo.append(node)
+        seen = set()
+        while todo:
+            node = todo.pop()
+            if node in seen:
+                continue
+            seen.add(node)
+            todo.extend(node.consumers)
+        files = [
+            node
+            for node in seen
+            if node.kind == "file" and node.state not in (FileState.STATIC, FileState.MISSING)
+        ]
+        return sorted(files, key=lambda node: node.path, reverse=True)
+
+    def _consumers_pending(self, node: FileNode) -> None:
+        for consumer in list(node.consumers):
+            if consumer.kind == "step":
+                self.make_pending(consumer)
