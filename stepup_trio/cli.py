@@ -52,6 +52,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = _ArgumentParser(
         prog="stepup",
         description="Run the workflow defined by a plan script and keep it up to date.",
+        epilog="Control a running interactive stepup with: stepup {"
+        + ",".join(COMMANDS)
+        + "} (see stepup run --help).",
     )
     parser.add_argument(
         "plan_py", nargs="?", default="plan.py", help="Top-level plan script (default: %(default)s)"

@@ -345,6 +345,7 @@ class Director(Watching):
         self.interrupted = True
         if self._phase_scope is not None:
             self._phase_scope.cancel()
+        self._run_requested.set()  # Leave the watch phase too.
 
     # End of a run phase
 

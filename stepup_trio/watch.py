@@ -71,7 +71,9 @@ class Watching:
             if not self.config.interactive or self.stop_requested or self.interrupted:
                 return exit_code
             await self.watch_phase()
-            if self.stop_requested or self.interrupted:
+            if self.interrupted:
+                return 130
+            if self.stop_requested:
                 return exit_code
 
     # File events
