@@ -59,30 +59,43 @@ def make_converter() -> cattrs.Converter:
     ):
         converter.register_structure_hook(cls, strict(expected))
 
-    def strict_sequence(value: Any, cls: Any) -> list | tuple:
-        if not isinstance(value, list | tuple):
-            raise TypeError(f"expected a list, got {type(value).__name__} {value!r}")
+    def sequence_hook(cls: Any):
+        """A hook per sequence type, made once: the type is inspected here, not per value."""
         args = get_args(cls) or (Any,)
-        if get_origin(cls) is list or (len(args) == 2 and args[1] is Ellipsis):
-            items = [converter.structure(element, args[0]) for element in value]
-            return items if get_origin(cls) is list else tuple(items)
-        if len(args) != len(value):
-            raise TypeError(f"expected {len(args)} items, got {len(value)}")
-        return tuple(converter.structure(e, t) for e, t in zip(value, args, strict=True))
+        homogeneous = get_origin(cls) is list or (len(args) == 2 and args[1] is Ellipsis)
+        make = list if get_origin(cls) is list else tuple
+        item_hook = converter.get_structure_hook(args[0]) if homogeneous else None
 
-    def strict_dict(value: Any, cls: Any) -> dict:
-        if not isinstance(value, dict):
-            raise TypeError(f"expected a map, got {type(value).__name__} {value!r}")
+        def structure(value: Any, _cls: Any) -> list | tuple:
+            if not isinstance(value, list | tuple):
+                raise TypeError(f"expected a list, got {type(value).__name__} {value!r}")
+            if homogeneous:
+                return make([item_hook(element, args[0]) for element in value])
+            if len(args) != len(value):
+                raise TypeError(f"expected {len(args)} items, got {len(value)}")
+            return tuple(converter.structure(e, t) for e, t in zip(value, args, strict=True))
+
+        return structure
+
+    def dict_hook(cls: Any):
         key_type, value_type = get_args(cls) or (Any, Any)
-        return {
-            converter.structure(key, key_type): converter.structure(element, value_type)
-            for key, element in value.items()
-        }
+        key_hook = converter.get_structure_hook(key_type)
+        value_hook = converter.get_structure_hook(value_type)
 
-    converter.register_structure_hook_func(
-        lambda cls: get_origin(cls) in (list, tuple), strict_sequence
+        def structure(value: Any, _cls: Any) -> dict:
+            if not isinstance(value, dict):
+                raise TypeError(f"expected a map, got {type(value).__name__} {value!r}")
+            return {
+                key_hook(key, key_type): value_hook(element, value_type)
+                for key, element in value.items()
+            }
+
+        return structure
+
+    converter.register_structure_hook_factory(
+        lambda cls: get_origin(cls) in (list, tuple), sequence_hook
     )
-    converter.register_structure_hook_func(lambda cls: get_origin(cls) is dict, strict_dict)
+    converter.register_structure_hook_factory(lambda cls: get_origin(cls) is dict, dict_hook)
     configure_tagged_union(Action, converter, tag_name="action")
     configure_tagged_union(Event, converter, tag_name="event")
     return converter

@@ -37,7 +37,7 @@ from stepup_trio.plugins import Plugins
 from stepup_trio.services.hasher import FileHasher
 from stepup_trio.services.reporter import Reporter
 from stepup_trio.services.workers import Worker, WorkerDied, WorkerPool
-from stepup_trio.store import dump_workflow, write_atomic
+from stepup_trio.store import encode, new_dump_id, write_atomic, write_encoded
 from stepup_trio.watch import Watching
 
 __all__ = ["Config", "Director", "ExitCode"]
@@ -80,9 +80,15 @@ class Director(Watching):
         reporter: Reporter,
         socket_path: str,
         journal: Journal | None = None,
+        dump_id: str | None = None,
+        dump_raw: bytes | None = None,
     ) -> None:
         self.config = config
         self.journal = journal
+        # The dump on disk, to leave it alone when a run changed nothing.
+        self.dump_id = dump_id
+        self.dump_raw = dump_raw
+        self.saved = False  # Does the dump hold every change so far?
         self.plugins = plugins
         self.workflow = workflow
         self.reporter = reporter
@@ -167,6 +173,7 @@ class Director(Watching):
 
     def _record(self, event: Event) -> None:
         """Journal a change as soon as it is made, so that a crash does not lose it."""
+        self.saved = False
         if self.journal is not None:
             self.journal.append(event)
 
@@ -380,7 +387,7 @@ class Director(Watching):
             self.reporter.report("WARNING", "Skipping cleanup due to incomplete build.")
         else:
             await self._clean()
-        self._dump()
+        await self._dump()
         if self.interrupted:
             return ExitCode.INTERRUPTED
         if failed:
@@ -413,14 +420,21 @@ class Director(Watching):
                 continue
             self.reporter.report("CLEAN", path)
 
-    def _dump(self) -> None:
-        try:
-            dump_workflow(self.workflow, self.config.dump_path)
-        except OSError as exc:
-            self.reporter.report(
-                "ERROR", f"Could not write {self.config.dump_path}: {exc.strerror}"
-            )
-            return
+    async def _dump(self) -> None:
+        """Write the dump (in a thread) unless it would be the same, and restart the journal."""
+        raw = encode(self.workflow, self.dump_id) if self.dump_id else None
+        if raw is None or raw != self.dump_raw:
+            dump_id = new_dump_id()
+            raw = encode(self.workflow, dump_id)
+            try:
+                await trio.to_thread.run_sync(write_encoded, self.config.dump_path, raw)
+            except OSError as exc:
+                self.reporter.report(
+                    "ERROR", f"Could not write {self.config.dump_path}: {exc.strerror}"
+                )
+                return
+            self.dump_id, self.dump_raw = dump_id, raw
         if self.journal is not None:
-            self.journal.discard()
+            self.journal.restart(self.dump_id)
+        self.saved = True
         self.reporter.report("WORKFLOW", f"Dumped to {self.config.dump_path}")

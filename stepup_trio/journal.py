@@ -26,9 +26,13 @@ class Journal:
 
     def __init__(self, path: str, base: str | None) -> None:
         self.path = path
-        self._fd: int | None = os.open(
-            path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o644
-        )
+        self._fd: int | None = None
+        self.restart(base)
+
+    def restart(self, base: str | None) -> None:
+        """Start over after a new dump: the journal continues that one."""
+        self.close()
+        self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o644)
         header = {"format": JOURNAL_FORMAT, "version": JOURNAL_VERSION, "base": base}
         self._write(pack(header))
 

@@ -11,6 +11,7 @@ import shutil
 import signal
 import tempfile
 
+import attrs
 import trio
 
 from stepup_trio.core.events import Finished, Skipped, apply_event
@@ -24,7 +25,7 @@ from stepup_trio.services.reporter import Reporter
 from stepup_trio.services.rpc import serve_rpc
 from stepup_trio.services.watcher import Watcher
 from stepup_trio.services.workers import WorkerPool, serve_worker
-from stepup_trio.store import dump_workflow, new_dump_id, read_dump
+from stepup_trio.store import dump_workflow, new_dump_id, read_dump_raw
 
 __all__ = ["open_workflow", "serve_session"]
 
@@ -34,17 +35,19 @@ logger = logging.getLogger(__name__)
 Report = tuple[str, str, list[tuple[str, str]]]
 
 
-def _load(config: Config, plugins: Plugins) -> tuple[Workflow, str | None, list[Report]]:
+def _load(
+    config: Config, plugins: Plugins
+) -> tuple[Workflow, str | None, bytes | None, list[Report]]:
     """Continue from the dump if there is a readable one, else start from scratch.
 
-    Returns the booted workflow, the identity of the dump it continues (None when fresh) and
-    the lines to report. A dump that cannot be used is kept aside, never deleted.
+    Returns the booted workflow, the identity and the document of the dump it continues (None
+    when fresh) and the lines to report. A dump that cannot be used is kept aside, never deleted.
     """
     path = config.dump_path
     if not os.path.exists(path):
-        return Workflow.boot(plugins.kinds, config.plan), None, []
+        return Workflow.boot(plugins.kinds, config.plan), None, None, []
     try:
-        workflow, dump_id = read_dump(path, plugins.kinds)
+        workflow, dump_id, raw = read_dump_raw(path, plugins.kinds)
     except (DumpError, OSError) as exc:
         bug_path = os.path.join(config.stepup_dir, "workflow-bug.mpk.xz")
         reason = exc.strerror if isinstance(exc, OSError) else str(exc)
@@ -59,15 +62,26 @@ def _load(config: Config, plugins: Plugins) -> tuple[Workflow, str | None, list[
             f"{reason}\n{kept}\nAll steps will run again; nothing already built is deleted.",
         )
         report = ("WORKFLOW", f"Exception while loading workflow {path}.", [page])
-        return Workflow.boot(plugins.kinds, config.plan), None, [report]
+        return Workflow.boot(plugins.kinds, config.plan), None, None, [report]
     workflow.dissolve()
     workflow.define_boot(config.plan)
-    return workflow, dump_id, [("WORKFLOW", f"Loaded from {path}", [])]
+    return workflow, dump_id, raw, [("WORKFLOW", f"Loaded from {path}", [])]
 
 
-def open_workflow(config: Config, plugins: Plugins) -> tuple[Workflow, Journal, list[Report]]:
+@attrs.frozen
+class Opened:
+    """Where a session starts: the workflow, its journal, the dump it continues."""
+
+    workflow: Workflow
+    journal: Journal
+    dump_id: str | None
+    dump_raw: bytes | None
+    reports: list[Report]
+
+
+def open_workflow(config: Config, plugins: Plugins) -> Opened:
     """Load the workflow, recover the work of an interrupted run, and open a new journal."""
-    workflow, base, reports = _load(config, plugins)
+    workflow, base, raw, reports = _load(config, plugins)
     journal_path = os.path.join(config.stepup_dir, "journal.mpk")
     events = read_journal(journal_path, base)
     if events:
@@ -80,14 +94,14 @@ def open_workflow(config: Config, plugins: Plugins) -> tuple[Workflow, Journal, 
                 break
             done += isinstance(event, Skipped) or (isinstance(event, Finished) and event.success)
         # The recovered state becomes the new dump before the old journal is replaced.
-        base = new_dump_id()
+        base, raw = new_dump_id(), None
         dump_workflow(workflow, config.dump_path, base)
         workflow.dissolve()
         workflow.define_boot(config.plan)
         reports.append(
             ("WORKFLOW", f"Recovered {done} completed step(s) of an interrupted run", [])
         )
-    return workflow, Journal(journal_path, base), reports
+    return Opened(workflow, Journal(journal_path, base), base, raw, reports)
 
 
 async def _watch_signals(director: Director) -> None:
@@ -119,13 +133,22 @@ async def serve_session(config: Config, plugins: Plugins, reporter: Reporter) ->
         os.chmod(private_dir, 0o700)
         socket_path = os.path.join(private_dir, "director")
         _start_log(config, socket_path)
-        workflow, journal, reports = open_workflow(config, plugins)
-        director = Director(config, plugins, workflow, reporter, socket_path, journal)
+        opened = open_workflow(config, plugins)
+        director = Director(
+            config,
+            plugins,
+            opened.workflow,
+            reporter,
+            socket_path,
+            opened.journal,
+            opened.dump_id,
+            opened.dump_raw,
+        )
         async with trio.open_nursery() as nursery:
             nursery.start_soon(_watch_signals, director)
             await nursery.start(serve_rpc, socket_path, director.handle)
             reporter.report("DIRECTOR", f"Listening on {socket_path}")
-            for action, description, pages in reports:
+            for action, description, pages in opened.reports:
                 reporter.report(action, description, pages)
             workers = []
             for index in range(config.num_workers):
@@ -141,5 +164,9 @@ async def serve_session(config: Config, plugins: Plugins, reporter: Reporter) ->
             exit_code = await director.serve()
             reporter.report("DIRECTOR", "Stopping workers.")
             nursery.cancel_scope.cancel()
+        if director.saved:
+            opened.journal.discard()
+        else:
+            opened.journal.close()
         reporter.report("DIRECTOR", "See you!")
         return exit_code

@@ -13,6 +13,7 @@ third-party kind is stored like a built-in one.
 """
 
 import contextlib
+import functools
 import lzma
 import os
 import tempfile
@@ -35,10 +36,13 @@ __all__ = [
     "DUMP_FORMAT",
     "DUMP_VERSION",
     "dump_workflow",
+    "encode",
     "load_workflow",
     "new_dump_id",
     "read_dump",
+    "read_dump_raw",
     "write_atomic",
+    "write_encoded",
 ]
 
 DUMP_FORMAT = "stepup-trio-workflow"
@@ -48,9 +52,17 @@ XZ_PRESET = 1
 
 
 def node_converter(kinds: Mapping[str, type[Node]]) -> cattrs.Converter:
-    """A converter that knows the data fields (not the relations) of every node kind."""
+    """A converter that knows the data fields (not the relations) of every node kind.
+
+    Made once per set of kinds: cattrs generates code for each class, which takes time.
+    """
+    return _node_converter(tuple(sorted(kinds.items())))
+
+
+@functools.cache
+def _node_converter(kinds: tuple[tuple[str, type[Node]], ...]) -> cattrs.Converter:
     converter = make_converter()
-    for cls in kinds.values():
+    for _name, cls in kinds:
         omit = {
             field.name: override(omit=True)
             for field in attrs.fields(cls)
@@ -87,6 +99,12 @@ def new_dump_id() -> str:
 
 
 def serialize(workflow: Workflow, dump_id: str | None = None) -> bytes:
+    """The compressed dump of a workflow."""
+    return lzma.compress(encode(workflow, dump_id), preset=XZ_PRESET)
+
+
+def encode(workflow: Workflow, dump_id: str | None = None) -> bytes:
+    """The dump's msgpack document, before compression."""
     converter = node_converter(workflow.kinds)
     graph = workflow.graph
     index = {node: i for i, node in enumerate(graph)}
@@ -107,12 +125,17 @@ def serialize(workflow: Workflow, dump_id: str | None = None) -> bytes:
         "creators": creators,
         "suppliers": sorted(suppliers),
     }
-    return lzma.compress(pack(document), preset=XZ_PRESET)
+    return pack(document)
 
 
 def dump_workflow(workflow: Workflow, path: str, dump_id: str | None = None) -> None:
     """Write the workflow atomically: a crash leaves the previous dump intact."""
     write_atomic(path, serialize(workflow, dump_id))
+
+
+def write_encoded(path: str, raw: bytes) -> None:
+    """Compress an encoded document and write it atomically (blocking: run it in a thread)."""
+    write_atomic(path, lzma.compress(raw, preset=XZ_PRESET))
 
 
 def deserialize(data: bytes, kinds: Mapping[str, type[Node]]) -> Workflow:
@@ -123,7 +146,16 @@ def deserialize(data: bytes, kinds: Mapping[str, type[Node]]) -> Workflow:
 def deserialize_with_id(data: bytes, kinds: Mapping[str, type[Node]]) -> tuple[Workflow, str]:
     """Rebuild a workflow and return it with the dump's identity."""
     try:
-        document = unpack(lzma.decompress(data))
+        raw = lzma.decompress(data)
+    except (lzma.LZMAError, ValueError) as exc:
+        raise DumpError(f"The file is not a readable workflow dump ({exc}).") from None
+    return decode(raw, kinds)
+
+
+def decode(raw: bytes, kinds: Mapping[str, type[Node]]) -> tuple[Workflow, str]:
+    """Rebuild a workflow from the uncompressed document, with the dump's identity."""
+    try:
+        document = unpack(raw)
     except (lzma.LZMAError, ValueError, msgpack.UnpackException) as exc:
         raise DumpError(f"The file is not a readable workflow dump ({exc}).") from None
     if not isinstance(document, dict) or document.get("format") != DUMP_FORMAT:
@@ -177,5 +209,16 @@ def load_workflow(path: str, kinds: Mapping[str, type[Node]]) -> Workflow:
 
 def read_dump(path: str, kinds: Mapping[str, type[Node]]) -> tuple[Workflow, str]:
     """Load a dump and return the workflow with the dump's identity."""
+    return read_dump_raw(path, kinds)[:2]
+
+
+def read_dump_raw(path: str, kinds: Mapping[str, type[Node]]) -> tuple[Workflow, str, bytes]:
+    """Load a dump; also return its uncompressed document, to tell later if it changed."""
     with open(path, "rb") as fh:
-        return deserialize_with_id(fh.read(), kinds)
+        data = fh.read()
+    try:
+        raw = lzma.decompress(data)
+    except (lzma.LZMAError, ValueError) as exc:
+        raise DumpError(f"The file is not a readable workflow dump ({exc}).") from None
+    workflow, dump_id = decode(raw, kinds)
+    return workflow, dump_id, raw
