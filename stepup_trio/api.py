@@ -28,7 +28,7 @@ from stepup_trio.core.actions import (
     RegisterGlob,
 )
 from stepup_trio.core.paths import normalize
-from stepup_trio.errors import StepUpError
+from stepup_trio.errors import MissingPathError, StepUpError
 from stepup_trio.nglob import NGlobMulti, wildcard_names
 
 __all__ = [
@@ -207,11 +207,11 @@ def subs_env_vars() -> Iterator[Callable[[PathLike], str]]:
 def _check_exists(path: str) -> None:
     if path.endswith("/"):
         if not os.path.isdir(path):
-            raise StepUpError(f"Path does not exist: {path}")
+            raise MissingPathError(f"Path does not exist: {path}")
     elif os.path.isdir(path):
         raise StepUpError(f"Directory without trailing separator: {path}")
     elif not os.path.exists(path):
-        raise StepUpError(f"Path does not exist: {path}")
+        raise MissingPathError(f"Path does not exist: {path}")
 
 
 def check_inp_paths(paths: Iterable[PathLike]) -> None:
@@ -253,7 +253,7 @@ def glob(
     ngm = NGlobMulti.from_patterns(local_patterns, subs)
     ngm.glob()
     if _required and not ngm:
-        raise StepUpError("Could not find any matching paths on the filesystem.")
+        raise MissingPathError("Could not find any matching paths on the filesystem.")
     matched = sorted({path for paths in ngm.per_pattern_paths() for path in paths})
     if matched:
         _call(DeclareStatic(sorted(translate(path) for path in matched)))

@@ -225,7 +225,7 @@ class Director(Watching):
         )
 
     def _update_progress(self) -> None:
-        remaining = self.running + len(self.workflow.queue)
+        remaining = self.running + self.workflow.queued_count
         self.reporter.update_progress(self.running, self.succeeded, remaining)
 
     async def run_phase(self) -> None:
@@ -243,12 +243,15 @@ class Director(Watching):
                             break
                         await self._wait_change()
                         continue
+                    # Checking a step takes a worker's turn, as running it would.
+                    worker = await self.pool.acquire()
                     if step in self.workflow.to_validate:
                         await self._validate(step)
+                        self.pool.release(worker)
                         continue
                     if self.workflow.replayable(step) and await self._try_skip(step):
+                        self.pool.release(worker)
                         continue
-                    worker = await self.pool.acquire()
                     self.running += 1
                     self.workflow.start(step)
                     self._record(Started(step.key))

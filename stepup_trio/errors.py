@@ -23,3 +23,7 @@ class UsageError(StepUpError):
 
 class DumpError(StepUpError):
     """The workflow dump could not be read: it is truncated, corrupt or from another version."""
+
+
+class MissingPathError(StepUpError, FileNotFoundError):
+    """A path that must exist does not (also a FileNotFoundError, as in StepUp)."""

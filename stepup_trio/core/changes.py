@@ -68,9 +68,8 @@ class Changes:
             current = todo.pop()
             if current.orphan or current.state == StepState.RUNNING:
                 continue
-            if current.state == StepState.QUEUED:
-                self.queue = type(self.queue)(s for s in self.queue if s is not current)
             current.state = StepState.PENDING
+            self.may_validate.add(current)
             outputs = set(current.out) | set(current.vol) | set(current.amended_out)
             for product in list(current.products):
                 if product.kind == "file" and product.path in outputs:

@@ -36,6 +36,7 @@ class Execution:
     pool_parked: dict[str, deque]
     deferred: dict
     to_validate: set
+    may_validate: set
     _recordings: dict
     _reschedule: dict
 
@@ -47,9 +48,12 @@ class Execution:
     def try_queue(self, step: StepNode) -> bool:
         """Queue the step if it can run now (or if its amended inputs must be checked first).
 
-        A step waits for all its inputs. When only inputs that it amended earlier are missing,
-        they may no longer be needed (its other inputs changed): a step with a hash is queued
-        for validation, a step without one forgets its amended inputs and runs.
+        A step waits for all its inputs. When only inputs that it amended earlier are missing
+        and it was just (re)defined or its inputs changed, they may no longer be needed: a step
+        with a hash is queued for validation, a step without one forgets its amended inputs
+        and runs. A step that was rescheduled simply waits for its amended inputs.
+
+        Steps of a named pool wait in the queue of that pool.
         """
         if not (
             step.state == StepState.PENDING
@@ -61,29 +65,40 @@ class Execution:
         waiting = self._waiting_for(step)
         if waiting:
             amended = set(step.amended_inp)
-            if not all(node.path in amended for node in waiting):
+            if step not in self.may_validate or not all(n.path in amended for n in waiting):
                 return False
+            self.may_validate.discard(step)
             if step.hash is None:
                 self.drop_amended(step)
                 return self.try_queue(step)
             self.to_validate.add(step)
+        self.may_validate.discard(step)
         step.state = StepState.QUEUED
-        self.queue.append(step)
+        if step.pool is not None and step not in self.to_validate:
+            self._parked(step.pool).append(step)
+        else:
+            self.queue.append(step)
         return True
 
     def pop_queued(self) -> StepNode | None:
-        """The next queued step, first in first out; steps of a full pool wait their turn."""
+        """The next step to run: named pools with room first (in order of definition), then
+        the main queue, each first in first out."""
+        for pool, size in self.pools.items():
+            parked = self.pool_parked.get(pool)
+            while parked and self.pool_running.get(pool, 0) < size:
+                step = parked.popleft()
+                if step.state == StepState.QUEUED and not step.orphan:
+                    self.pool_running[pool] = self.pool_running.get(pool, 0) + 1
+                    return step
         while self.queue:
             step = self.queue.popleft()
-            if step.state != StepState.QUEUED or step.orphan:
-                continue
-            if step.pool is not None and step not in self.to_validate:
-                if self.pool_running.get(step.pool, 0) >= self.pools.get(step.pool, 0):
-                    self._parked(step.pool).append(step)
-                    continue
-                self.pool_running[step.pool] = self.pool_running.get(step.pool, 0) + 1
-            return step
+            if step.state == StepState.QUEUED and not step.orphan:
+                return step
         return None
+
+    @property
+    def queued_count(self) -> int:
+        return len(self.queue) + sum(len(parked) for parked in self.pool_parked.values())
 
     def _parked(self, pool: str) -> deque:
         return self.pool_parked.setdefault(pool, deque())
@@ -93,9 +108,6 @@ class Execution:
         if step.pool is None or self.pool_running.get(step.pool, 0) == 0:
             return
         self.pool_running[step.pool] -= 1
-        parked = self._parked(step.pool)
-        if parked:
-            self.queue.appendleft(parked.popleft())
 
     # Amended inputs
 

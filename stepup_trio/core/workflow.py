@@ -54,6 +54,8 @@ class Workflow(Execution, Changes):
         self._reschedule: dict[StepNode, set[str]] = {}
         # Steps waiting for a check of their amended inputs (see Execution.try_queue).
         self.to_validate: set[StepNode] = set()
+        # Steps whose amended inputs may be outdated: just redefined, or an input changed.
+        self.may_validate: set[StepNode] = set()
         if graph is None:
             graph = Graph()
             graph.add_root(kinds["root"](), kinds["vacuum"]())
@@ -107,6 +109,7 @@ class Workflow(Execution, Changes):
         self._recordings.clear()
         self._reschedule.clear()
         self.to_validate.clear()
+        self.may_validate.clear()
         self.pools.clear()
         self.pool_running.clear()
         self.pool_parked.clear()
@@ -279,6 +282,7 @@ class Workflow(Execution, Changes):
             for action in step.recording:
                 if isinstance(action, Amend):
                     self.amend(step, inp=action.inp, env=action.env, out=action.out, vol=action.vol)
+                    self.may_validate.add(step)
         self._imply(step)
         self.try_queue(step)
         return step
@@ -449,8 +453,25 @@ class Workflow(Execution, Changes):
             for candidate in reversed(chain):
                 seen.add(candidate)
                 dg = self.deferred_glob_for(candidate)
-                if dg is not None:
-                    result.append((candidate, dg))
+                if dg is None:
+                    continue
+                parent = parent_path(candidate)
+                parent_node = None if parent is None else self.file(parent)
+                if not (
+                    parent is None
+                    or is_always_static(parent)
+                    or any(parent == path for path, _ in result)
+                    or (
+                        parent_node is not None
+                        and not parent_node.orphan
+                        and parent_node.state in (FileState.STATIC, FileState.MISSING)
+                    )
+                ):
+                    raise GraphError(
+                        "Missing path does not have a static or missing parent path node: "
+                        f"{candidate}. Declare its directory static, or widen the deferred glob."
+                    )
+                result.append((candidate, dg))
         return result
 
     def _imply(self, step: StepNode) -> None:
