@@ -162,7 +162,7 @@ def test_static_errors(tmp_path):
     write_plan(tmp_path, 'from stepup.core.api import static\nstatic("missing.txt")\n')
     result = run_stepup(tmp_path)
     assert result.returncode == 2
-    assert "StepUpError: Path does not exist: missing.txt" in result.stdout
+    assert "MissingPathError: Path does not exist: missing.txt" in result.stdout
     write_plan(tmp_path, 'from stepup.core.api import static\nstatic("sub/foo.txt")\n')
     (tmp_path / "sub").mkdir()
     (tmp_path / "sub/foo.txt").write_text("")
