@@ -283,6 +283,13 @@ class Workflow(Execution, Changes):
                 if isinstance(action, Amend):
                     self.amend(step, inp=action.inp, env=action.env, out=action.out, vol=action.vol)
                     self.may_validate.add(step)
+        if step.mandatory == Mandatory.NO and any(
+            consumer.kind == "step" and not consumer.orphan and consumer.mandatory != Mandatory.NO
+            for node in self.outputs(step)
+            for consumer in node.consumers
+        ):
+            # A needed step already waits for one of its outputs.
+            step.mandatory = Mandatory.IMPLIED
         self._imply(step)
         self.try_queue(step)
         return step

@@ -77,8 +77,9 @@ class StepNode(Node):
         if self.block:
             yield "block", "True"
         yield from _lines("env_var", self.env_vars)
-        yield from _lines("consumes (amended)", self.amended_inp)
-        yield from _lines("supplies (amended)", self.amended_out + self.amended_vol)
+        yield from _lines("consumes (amended)", [f"file:{p}" for p in self.amended_inp])
+        amended_products = self.amended_out + self.amended_vol
+        yield from _lines("supplies (amended)", [f"file:{p}" for p in sorted(amended_products)])
         yield from _lines("env_var (amended)", self.amended_env)
         for glob in self.globs:
             yield "ngm", f"{glob.patterns!r} {glob.subs!r}"
