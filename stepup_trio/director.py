@@ -231,6 +231,9 @@ class Director(Watching):
     async def run_phase(self) -> None:
         """Skip or run queued steps until nothing is queued and nothing runs."""
         self.reporter.report("PHASE", "run")
+        if self.watcher is not None:
+            # Edits of sources during the run are seen too (reported in the watch phase).
+            self.watcher.sync(self.workflow.watched_dirs())
         self.reporter.start_progress(self.config.num_workers)
         with trio.CancelScope() as self._phase_scope:
             if self.interrupted:
@@ -245,6 +248,10 @@ class Director(Watching):
                         continue
                     # Checking a step takes a worker's turn, as running it would.
                     worker = await self.pool.acquire()
+                    if self.drain_requested:
+                        self.workflow.requeue(step)
+                        self.pool.release(worker)
+                        break
                     if step in self.workflow.to_validate:
                         await self._validate(step)
                         self.pool.release(worker)

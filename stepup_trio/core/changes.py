@@ -85,7 +85,16 @@ class Changes:
         Steps whose hash is known are hash-checked when queued, so touching a file without
         changing it leads to a SKIP.
         """
-        deleted, updated = sorted(set(deleted)), sorted(set(updated))
+        deleted = set(deleted)
+        gone_dirs = tuple(path for path in deleted if path.endswith("/"))
+        if gone_dirs:
+            # A directory that is deleted or moved takes everything in it along.
+            deleted.update(
+                node.path
+                for node in self.graph
+                if node.kind == "file" and not node.orphan and node.path.startswith(gone_dirs)
+            )
+        deleted, updated = sorted(deleted), sorted(set(updated) - deleted)
         for path in deleted:
             node = self.file(path)
             if node is None or node.orphan:

@@ -96,6 +96,14 @@ class Execution:
                 return step
         return None
 
+    def requeue(self, step: StepNode) -> None:
+        """Put a popped step back in front of its queue (the scheduler was put on hold)."""
+        if step.pool is not None and step not in self.to_validate:
+            self.release_pool(step)
+            self._parked(step.pool).appendleft(step)
+        else:
+            self.queue.appendleft(step)
+
     @property
     def queued_count(self) -> int:
         return len(self.queue) + sum(len(parked) for parked in self.pool_parked.values())

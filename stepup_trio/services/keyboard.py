@@ -59,7 +59,7 @@ async def _press(director, key: str) -> bool:
         except Exception as exc:
             reporter.report("KEYBOARD", str(exc))
         return command not in ("shutdown", "join")
-    reporter.report("KEYBOARD", f"Unsupported key {key!r}", [("Keys", KEYS_HELP)])
+    reporter.report("KEYBOARD", f"Unsupported key {key}", [("Keys", KEYS_HELP)])
     return True
 
 
