@@ -13,7 +13,6 @@ import re
 import string
 import sys
 from collections.abc import Callable, Iterable, Iterator
-from pathlib import Path
 
 import attrs
 
@@ -30,6 +29,7 @@ from stepup_trio.core.actions import (
 from stepup_trio.core.paths import normalize
 from stepup_trio.errors import MissingPathError, StepUpError
 from stepup_trio.nglob import NGlobMulti, wildcard_names
+from stepup_trio.pathstr import Path
 
 __all__ = [
     "RPC_CLIENT",
@@ -311,7 +311,13 @@ def step(
             block=block,
         )
     )
-    return StepInfo(key, inp_paths, env_vars, out_paths, vol_paths)
+    return StepInfo(
+        key,
+        [Path(path) for path in inp_paths],
+        env_vars,
+        [Path(path) for path in out_paths],
+        [Path(path) for path in vol_paths],
+    )
 
 
 def amend(
@@ -388,7 +394,7 @@ def copy(src: PathLike, dst: PathLike, *, optional: bool = False, block: bool = 
         dst = os.fspath(dst)
         dst = subs(os.path.join(dst, os.path.basename(src)) if dst.endswith("/") else dst)
     if src == dst:
-        raise StepUpError("The output path cannot equal the input path")
+        raise StepUpError(f"The output path cannot equal the input path: {src}")
     return step("cp -aT ${inp} ${out}", inp=src, out=dst, optional=optional, block=block)
 
 
@@ -417,7 +423,7 @@ def _user_frames_excepthook(exc_type, exc, tb):
         return
     import traceback
 
-    package = str(Path(__file__).parent)
+    package = os.path.dirname(__file__)
     frames = [frame for frame in traceback.extract_tb(tb) if not frame.filename.startswith(package)]
     lines = ["Traceback (most recent call last):\n", *traceback.format_list(frames)]
     lines.append(f"{exc_type.__name__}: {exc}\n")

@@ -180,7 +180,8 @@ class Director(Watching):
     # Hashes
 
     def _env_values(self, step: Node) -> dict[str, str | None]:
-        return {name: os.environ.get(name) for name in step.env_vars}
+        names = set(step.env_vars) | set(step.amended_env)
+        return {name: os.environ.get(name) for name in names}
 
     def _step_hash(self, step: Node, hashes: dict[str, FileHash | None]) -> StepHash:
         """The step hash from current file hashes; a missing file counts with its old hash."""
@@ -327,21 +328,43 @@ class Director(Watching):
         self._notify()
 
     async def _run_step(self, step: Node, worker: Worker) -> None:
+        """Run one step on a worker and record its outcome.
+
+        The worker is given back only after the outcome is in the workflow: until then the
+        scheduler must not conclude that nothing is running and nothing is queued.
+        """
+
         def on_started() -> None:
             self.reporter.report("START", step.description)
 
         try:
-            result = await worker.run(self._job(step), on_started)
-        except WorkerDied as exc:
-            result = wire.JobFinished(None, stderr=str(exc).encode())
-        except trio.Cancelled:
-            self.workflow.abort(step)
-            self._record(Aborted(step.key))
-            raise
+            try:
+                result = await worker.run(self._job(step), on_started)
+            except WorkerDied as exc:
+                result = wire.JobFinished(None, stderr=str(exc).encode())
+            except trio.Cancelled:
+                self.workflow.abort(step)
+                self._record(Aborted(step.key))
+                raise
+            if result.success:
+                result = attrs.evolve(result, hashes=await self._complete_hashes(step, result))
+            self._finish(step, result)
         finally:
             self.running -= 1
             self.pool.release(worker)
             self._notify()
+
+    async def _complete_hashes(self, step: Node, result: wire.JobFinished) -> dict:
+        """Files the step amended while it ran were not in its job: hash them here."""
+        hashes = dict(result.hashes)
+        inputs, outputs = self.workflow.hashed_paths(step)
+        missing = [node for node in inputs + outputs if node.path not in hashes]
+        for path, file_hash in (await self.hasher.hash_nodes(missing)).items():
+            if file_hash is not None:
+                hashes[path] = file_hash
+        return hashes
+
+    def _finish(self, step: Node, result: wire.JobFinished) -> None:
         step_hash = self._step_hash(step, result.hashes) if result.success else None
         rescheduled = self.workflow.rescheduled_due_to(step)
         outcome = self.workflow.finish(step, result.success, result.hashes, step_hash)
@@ -389,7 +412,12 @@ class Director(Watching):
             else:
                 reason = "incomplete requirements"
                 pages = [
-                    pending_page(step, self.workflow.inputs(step), self.workflow.outputs(step))
+                    pending_page(
+                        step,
+                        self.workflow.inputs(step),
+                        self.workflow.outputs(step),
+                        self.workflow.pools,
+                    )
                     for step in pending
                 ]
             self.reporter.report("WARNING", f"{noun} pending due to {reason}", pages)

@@ -41,6 +41,9 @@ from typing import Any
 
 import attrs
 
+from stepup_trio.errors import StepUpError
+from stepup_trio.pathstr import Path
+
 __all__ = [
     "NGlobMatch",
     "NGlobMulti",
@@ -329,6 +332,10 @@ def has_wildcards(pattern: str) -> bool:
     return _RE_NAMED.search(pattern) is not None or has_anonymous_wildcards(pattern)
 
 
+class GlobError(StepUpError, ValueError):
+    """A glob result was used in a way its matches do not allow (e.g. single())."""
+
+
 @attrs.frozen
 class NGlobMatch:
     """One consistent combination: a path (or paths) per pattern and the captured names.
@@ -371,7 +378,7 @@ class NGlobMatch:
             path for entry in self.files for path in (entry if isinstance(entry, list) else [entry])
         ]
         if len(paths) != 1:
-            raise ValueError(f"Multiple files matched: {len(paths)}, not just one.")
+            raise GlobError(f"Multiple files matched: {len(paths)}, not just one.")
         return paths[0]
 
 
@@ -577,7 +584,7 @@ class NGlobMulti:
         for mapping, keys in self._combinations():
             files: list[str | list[str]] = []
             for single, key in zip(self._singles, keys, strict=True):
-                paths = sorted(single.groups[key])
+                paths = [Path(path) for path in sorted(single.groups[key])]
                 files.append(paths if single.anonymous else paths[0])
             yield NGlobMatch(mapping, tuple(files))
 
@@ -587,7 +594,7 @@ class NGlobMulti:
         As in StepUp, this includes paths without a consistent match across patterns; use
         :meth:`matches` for those only.
         """
-        return tuple(sorted({path for paths in self.results for path in paths}))
+        return tuple(Path(p) for p in sorted({path for paths in self.results for path in paths}))
 
     def consistent_files(self) -> tuple[str, ...]:
         """All paths that take part in a consistent match, sorted and unique."""
@@ -597,7 +604,7 @@ class NGlobMulti:
             for single, key in zip(self._singles, keys, strict=True)
             for path in single.groups[key]
         }
-        return tuple(sorted(paths))
+        return tuple(Path(path) for path in sorted(paths))
 
     def per_pattern_paths(self) -> tuple[tuple[str, ...], ...]:
         """For each pattern, the sorted paths that match it, consistent or not.
@@ -617,5 +624,5 @@ class NGlobMulti:
         """The only file that matched, as in StepUp; an error for zero or several."""
         paths = self.files()
         if len(paths) != 1:
-            raise ValueError(f"There are {len(paths)} matching files, not just one.")
+            raise GlobError(f"There are {len(paths)} matching files, not just one.")
         return paths[0]

@@ -78,10 +78,11 @@ def blocked_page(steps: Iterable) -> Page:
     return "Blocked steps", "\n".join(step.key for step in steps)
 
 
-def pending_page(step, inputs: Iterable, outputs: Iterable) -> Page:
+def pending_page(step, inputs: Iterable, outputs: Iterable, pools: Iterable[str] = ()) -> Page:
     """Why a step could not run: its inputs and outputs with their states.
 
-    The working directory is always shown, also ``./``, as StepUp does.
+    The working directory is always shown, also ``./``, as StepUp does. A pool that was never
+    defined is named too.
     """
     lines = [
         f"{'Command':{LABEL_WIDTH}s}{step.command}",
@@ -89,4 +90,8 @@ def pending_page(step, inputs: Iterable, outputs: Iterable) -> Page:
         *_file_lines("Inputs", inputs),
         *_file_lines("Outputs", outputs),
     ]
+    if step.pool is not None and step.pool not in pools:
+        lines.append(
+            f"{'Pool':{LABEL_WIDTH}s}{step.pool} (never defined: call pool({step.pool!r}, size))"
+        )
     return "PENDING Step", "\n".join(lines)

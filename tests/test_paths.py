@@ -74,8 +74,8 @@ def test_normalize_empty():
         # The always-static directories have no parent node.
         ("./", None),
         ("/", None),
-        ("../", None),
-        ("../../", None),
+        ("../", "./"),
+        ("../../", "../"),
     ],
 )
 def test_parent_path(path, expected):

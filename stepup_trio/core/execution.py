@@ -60,6 +60,7 @@ class Execution:
             and not step.orphan
             and not step.block
             and step.mandatory != Mandatory.NO
+            and (step.pool is None or step.pool in self.pools)
         ):
             return False
         waiting = self._waiting_for(step)

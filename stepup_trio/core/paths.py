@@ -30,9 +30,14 @@ def is_always_static(path: str) -> bool:
 
 
 def parent_path(path: str) -> str | None:
-    """The directory that contains ``path``, or ``None`` for the always-static directories."""
-    if is_always_static(path):
+    """The directory that contains ``path``; ``None`` for ``./`` and ``/``.
+
+    As in StepUp, ``../`` has ``./`` as its parent and ``../../`` has ``../``.
+    """
+    if path in ("./", "/"):
         return None
+    if is_always_static(path):
+        return path[3:] or "./"
     head = os.path.dirname(path.rstrip("/"))
     if head == "":
         return "./"

@@ -145,6 +145,8 @@ class Workflow(Execution, Changes):
             # ./, / and ../ always exist: the root takes them back when they were orphaned.
             if node is None or node.orphan:
                 node = self.graph.add(self._new_file(path, FileState.STATIC), self.graph.root)
+                self.graph.clear_suppliers(node)
+                self._link_parent(node)
         elif node is None:
             node = self.graph.add_orphan(self._new_file(path, FileState.PENDING))
             self._link_parent(node)
@@ -267,11 +269,6 @@ class Workflow(Execution, Changes):
             raise GraphError(f"Cannot define a step twice: {existing.key}")
         if creator.orphan:
             raise GraphError(f"An orphan cannot define steps: {creator.key}")
-        if pool is not None and pool not in self.pools:
-            raise GraphError(
-                f"Unknown pool: {pool}. Define it before the steps that use it, "
-                f"e.g. pool({pool!r}, 1)."
-            )
         required = self._check_links(fresh.key, existing, inp_paths, out_paths, vol_paths, workdir)
         self._adopt_deferred(required + inp_paths)
         step = self.graph.add(fresh, creator)
@@ -418,6 +415,11 @@ class Workflow(Execution, Changes):
         existing = self.graph.get(fresh.key)
         if existing is not None and not existing.orphan:
             raise GraphError(f"Cannot define a deferred nglob twice: {existing.key}")
+        for node in self.graph:
+            if node.kind == "file" and not node.orphan and fresh.matches(node.path):
+                if node.path == "./" or node.creator is self.graph.root:
+                    continue
+                raise GraphError(f"Static path already exists: {node.path}")
         dg = self.graph.add(fresh, creator)
         self.deferred[dg.key] = dg
         adopted = [
