@@ -61,6 +61,23 @@ def lines(text: str) -> list[str]:
 
 
 PLAN_SUCCESS = "   SUCCESS │ ./plan.py"
+RULE = "─" * 80
+FOOTER = [
+    "  WORKFLOW │ Dumped to .stepup/workflow.mpk.xz",
+    "  DIRECTOR │ Stopping workers.",
+    "  DIRECTOR │ See you!",
+    "",
+]
+
+
+def header(workers: int = 2, loaded: bool = False) -> list[str]:
+    """The first lines of a non-interactive run, up to and including ``PHASE │ run``."""
+    lines = ["  DIRECTOR │ Listening on /tmp/stepup-XXXXXXXX/director"]
+    if loaded:
+        lines.append("  WORKFLOW │ Loaded from .stepup/workflow.mpk.xz")
+    lines.extend(f"  DIRECTOR │ Launched worker {index}" for index in range(workers))
+    lines.append("     PHASE │ run")
+    return lines
 
 
 def without_plan_success(output: list[str]) -> list[str]:

@@ -16,7 +16,7 @@ import textwrap
 import threading
 from pathlib import Path
 
-from helpers import interrupt, lines, run_stepup, start_stepup
+from helpers import FOOTER, header, interrupt, lines, run_stepup, start_stepup
 
 __all__ = [
     "GRAPH",
@@ -43,23 +43,9 @@ GRAPH = "python -c 'from stepup.core.interact import graph; graph(\"graph\")'"
 
 RULE = "─" * 80
 
-W1_HEADER = [
-    "  DIRECTOR │ Listening on /tmp/stepup-XXXXXXXX/director",
-    "  DIRECTOR │ Launched worker 0",
-    "     PHASE │ run",
-]
-W1_HEADER_LOADED = [
-    "  DIRECTOR │ Listening on /tmp/stepup-XXXXXXXX/director",
-    "  WORKFLOW │ Loaded from .stepup/workflow.mpk.xz",
-    "  DIRECTOR │ Launched worker 0",
-    "     PHASE │ run",
-]
-W1_FOOTER = [
-    "  WORKFLOW │ Dumped to .stepup/workflow.mpk.xz",
-    "  DIRECTOR │ Stopping workers.",
-    "  DIRECTOR │ See you!",
-    "",
-]
+W1_HEADER = header(workers=1)
+W1_HEADER_LOADED = header(workers=1, loaded=True)
+W1_FOOTER = FOOTER
 
 
 def rule(title: str = "") -> str:

@@ -1,21 +1,8 @@
 """Bad input and failing steps, with the real ``stepup``: clear messages and exit codes."""
 
-from helpers import lines, run_stepup, without_plan_success, write_plan
+from helpers import FOOTER, RULE, header, lines, run_stepup, without_plan_success, write_plan
 
-HEADER = [
-    "  DIRECTOR │ Listening on /tmp/stepup-XXXXXXXX/director",
-    "  DIRECTOR │ Launched worker 0",
-    "  DIRECTOR │ Launched worker 1",
-    "     PHASE │ run",
-    "     START │ ./plan.py",
-]
-FOOTER = [
-    "  WORKFLOW │ Dumped to .stepup/workflow.mpk.xz",
-    "  DIRECTOR │ Stopping workers.",
-    "  DIRECTOR │ See you!",
-    "",
-]
-RULE = "─" * 80
+HEADER = [*header(), "     START │ ./plan.py"]
 
 
 def assert_no_internal_traceback(text: str) -> None:

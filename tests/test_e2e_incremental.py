@@ -6,25 +6,13 @@ import shutil
 from pathlib import Path
 
 import pytest
-from helpers import DATA, lines, run_stepup, without_plan_success, write_plan
+from helpers import DATA, FOOTER, header, lines, run_stepup, without_plan_success, write_plan
 
 from stepup_trio.services.reporter import rule
 
 SEED = DATA / "seed"
 
-HEADER_LOADED = [
-    "  DIRECTOR │ Listening on /tmp/stepup-XXXXXXXX/director",
-    "  WORKFLOW │ Loaded from .stepup/workflow.mpk.xz",
-    "  DIRECTOR │ Launched worker 0",
-    "  DIRECTOR │ Launched worker 1",
-    "     PHASE │ run",
-]
-FOOTER = [
-    "  WORKFLOW │ Dumped to .stepup/workflow.mpk.xz",
-    "  DIRECTOR │ Stopping workers.",
-    "  DIRECTOR │ See you!",
-    "",
-]
+HEADER_LOADED = header(loaded=True)
 
 
 def actions(result) -> list[str]:

@@ -13,7 +13,7 @@ import types
 from pathlib import Path
 
 import pytest
-from helpers import clean_env, lines, run_stepup, write_plan
+from helpers import FOOTER, clean_env, header, lines, run_stepup, write_plan
 
 from stepup_trio import script as script_module
 from stepup_trio.script import (
@@ -486,26 +486,9 @@ def test_driver_with_object(tmp_path):
 
 # Scripts in real runs
 
-HEADER = [
-    "  DIRECTOR │ Listening on /tmp/stepup-XXXXXXXX/director",
-    "  DIRECTOR │ Launched worker 0",
-    "  DIRECTOR │ Launched worker 1",
-    "     PHASE │ run",
-    "     START │ ./plan.py",
-]
-HEADER_LOADED = [
-    "  DIRECTOR │ Listening on /tmp/stepup-XXXXXXXX/director",
-    "  WORKFLOW │ Loaded from .stepup/workflow.mpk.xz",
-    "  DIRECTOR │ Launched worker 0",
-    "  DIRECTOR │ Launched worker 1",
-    "     PHASE │ run",
-]
-FOOTER = [
-    "  WORKFLOW │ Dumped to .stepup/workflow.mpk.xz",
-    "  DIRECTOR │ Stopping workers.",
-    "  DIRECTOR │ See you!",
-    "",
-]
+HEADER = [*header(), "     START │ ./plan.py"]
+HEADER_LOADED = header(loaded=True)
+
 RULE = "─" * 80
 STDERR_RULE = "──────────────────────────────── Standard error ────────────────────────────────"
 PLAN = 'from stepup.core.api import script, static\nstatic("x.py")\nscript("x.py")\n'
