@@ -94,6 +94,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help="Run the workflow once and exit, without watching files",
     )
+    parser.add_argument(
+        "--list-plugins",
+        action="store_true",
+        help="List the node kinds and graph exporters that are installed, and exit",
+    )
     parser.add_argument("--version", action="version", version=f"stepup-trio {__version__}")
     return parser.parse_args(argv)
 
@@ -189,6 +194,13 @@ def run(argv: list[str] | None = None) -> int:
     if argv and argv[0] in COMMANDS:
         return commands.main(argv)
     args = parse_args(argv)
+    if args.list_plugins:
+        try:
+            print("\n".join(load_plugins().describe()))
+        except StepUpError as exc:
+            print(f"stepup: error: {exc}", file=sys.stderr)
+            return ExitCode.ERROR
+        return ExitCode.SUCCESS
     try:
         config = prepare(args)
         plugins = load_plugins()

@@ -6,6 +6,7 @@ third-party plugin is reported and left out.
 """
 
 import functools
+import importlib.metadata
 
 import attrs
 from stevedore import ExtensionManager
@@ -27,6 +28,24 @@ class Plugins:
     kinds: dict[str, type[Node]]
     exporters: dict[str, type[Exporter]]
     failures: dict[str, str] = attrs.Factory(dict)
+
+    def describe(self) -> list[str]:
+        """One line per plugin: group, name, class and the distribution that provides it."""
+        lines = []
+        for group, loaded in ((NODE_KINDS_GROUP, self.kinds), (EXPORTERS_GROUP, self.exporters)):
+            for name, cls in sorted(loaded.items()):
+                origin = _distribution(group, name)
+                lines.append(f"{group:24s} {name:10s} {cls.__module__}.{cls.__qualname__}{origin}")
+        lines.extend(f"FAILED {name}: {problem}" for name, problem in sorted(self.failures.items()))
+        return lines
+
+
+def _distribution(group: str, name: str) -> str:
+    for entry_point in importlib.metadata.entry_points(group=group, name=name):
+        dist = entry_point.dist
+        if dist is not None:
+            return f" ({dist.metadata['Name']} {dist.version})"
+    return ""
 
 
 def load_group(

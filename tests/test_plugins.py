@@ -79,3 +79,17 @@ def test_compatibility_layer_is_the_same_api():
     assert stepup.core.api.step is stepup_trio.api.step
     assert stepup.core.api.static is stepup_trio.api.static
     assert stepup.core.interact.graph is stepup_trio.interact.graph
+
+
+def test_list_plugins_command():
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-m", "stepup_trio", "--list-plugins"], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    listed = [line.split()[:2] for line in result.stdout.splitlines()]
+    assert ["stepup_trio.node_kinds", "file"] in listed
+    assert ["stepup_trio.exporters", "dot"] in listed
+    assert "(stepup-trio " in result.stdout
