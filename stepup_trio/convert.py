@@ -65,10 +65,14 @@ def make_converter() -> cattrs.Converter:
         homogeneous = get_origin(cls) is list or (len(args) == 2 and args[1] is Ellipsis)
         make = list if get_origin(cls) is list else tuple
         item_hook = converter.get_structure_hook(args[0]) if homogeneous else None
+        # Lists of plain scalars (paths, names) are common in dumps: check them in one pass.
+        scalar = args[0] if homogeneous and args[0] in (str, bytes) else None
 
         def structure(value: Any, _cls: Any) -> list | tuple:
             if not isinstance(value, list | tuple):
                 raise TypeError(f"expected a list, got {type(value).__name__} {value!r}")
+            if scalar is not None and all(type(element) is scalar for element in value):
+                return make(value)
             if homogeneous:
                 return make([item_hook(element, args[0]) for element in value])
             if len(args) != len(value):
