@@ -5,6 +5,7 @@ is listening before a worker exists, and every worker is running before the firs
 handed out.
 """
 
+import gc
 import logging
 import os
 import shutil
@@ -134,6 +135,8 @@ async def serve_session(config: Config, plugins: Plugins, reporter: Reporter) ->
         socket_path = os.path.join(private_dir, "director")
         _start_log(config, socket_path)
         opened = open_workflow(config, plugins)
+        # The loaded graph lives as long as the session: keep the collector from rescanning it.
+        gc.freeze()
         director = Director(
             config,
             plugins,

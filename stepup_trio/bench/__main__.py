@@ -8,7 +8,16 @@ import sys
 from collections.abc import Sequence
 
 from stepup_trio.bench.e2e import bench_workload
-from stepup_trio.bench.report import format_report, metadata, summarize, to_json
+from stepup_trio.bench.hashing import bench_hashing
+from stepup_trio.bench.report import (
+    format_report,
+    metadata,
+    summarize,
+    summarize_hashing,
+    summarize_scheduling,
+    to_json,
+)
+from stepup_trio.bench.scheduling import SCHED_SHAPES, bench_scheduling
 from stepup_trio.bench.workloads import SHAPES
 
 __all__ = ["main", "parse_args"]
@@ -18,17 +27,42 @@ DEFAULT_REPEAT = 3
 QUICK_STEPS = [100, 300]
 QUICK_REPEAT = 1
 DEFAULT_SHAPES = "wide,chain"
+GROUPS = ("e2e", "scheduling", "hashing")
+# The in-process scheduler is cheap, so --quick still runs a graph of a useful size.
+SCHED_QUICK_STEPS = [1000]
+SCHED_MAX_STEPS = 100_000
+DEFAULT_SCHED_SHAPES = ",".join(SCHED_SHAPES)
+HASH_MIB = 256
+HASH_QUICK_MIB = 16
+SMALL_FILES = 10_000
+SMALL_QUICK_FILES = 1000
+
+
+def name_list(value: str, known: Sequence[str], what: str) -> list[str]:
+    """``a,b`` -> ``["a", "b"]``, rejecting unknown names before any run."""
+    names = [name.strip() for name in value.split(",") if name.strip()]
+    unknown = [name for name in names if name not in known]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(
+            f"unknown {what}(s) {', '.join(unknown) or repr(value)}; known: {', '.join(known)}"
+        )
+    return names
 
 
 def shape_list(value: str) -> list[str]:
-    """``wide,chain`` -> ``["wide", "chain"]``, rejecting unknown shapes before any run."""
-    shapes = [name.strip() for name in value.split(",") if name.strip()]
-    unknown = [name for name in shapes if name not in SHAPES]
-    if unknown or not shapes:
-        raise argparse.ArgumentTypeError(
-            f"unknown shape(s) {', '.join(unknown) or value!r}; known: {', '.join(SHAPES)}"
-        )
-    return shapes
+    """End-to-end shapes: ``wide,chain`` -> ``["wide", "chain"]``."""
+    return name_list(value, list(SHAPES), "shape")
+
+
+def sched_shape_list(value: str) -> list[str]:
+    """Shapes of the in-process scheduling benchmark."""
+    return name_list(value, list(SCHED_SHAPES), "shape")
+
+
+def group_list(value: str) -> list[str]:
+    """Which benchmark groups to run, in the order of :data:`GROUPS` whatever the order given."""
+    names = name_list(value, GROUPS, "group")
+    return [group for group in GROUPS if group in names]
 
 
 def positive_int(value: str) -> int:
@@ -45,8 +79,16 @@ def positive_int(value: str) -> int:
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m stepup_trio.bench",
-        description="Time the stepup command on generated workloads: a cold build, no-op "
-        "rebuilds and a rebuild after one changed input.",
+        description="Benchmarks of stepup-trio. e2e: time the stepup command on generated "
+        "workloads (a cold build, no-op rebuilds and a rebuild after one changed input). "
+        "scheduling: the workflow core with a fake step runner, in process. hashing: the file "
+        "hasher against the raw hash function.",
+    )
+    parser.add_argument(
+        "--groups",
+        type=group_list,
+        default=",".join(GROUPS),
+        help=f"Comma-separated benchmark groups, of {', '.join(GROUPS)} (default: %(default)s)",
     )
     parser.add_argument(
         "--quick",
@@ -60,13 +102,33 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         nargs="+",
         type=positive_int,
         metavar="N",
-        help=f"Graph sizes (default: {' '.join(map(str, DEFAULT_STEPS))})",
+        help=f"Graph sizes, of e2e and scheduling (default: {' '.join(map(str, DEFAULT_STEPS))}"
+        f"; --quick: e2e {' '.join(map(str, QUICK_STEPS))}, scheduling "
+        f"{' '.join(map(str, SCHED_QUICK_STEPS))}; scheduling at most {SCHED_MAX_STEPS})",
     )
     parser.add_argument(
         "--shapes",
         type=shape_list,
         default=DEFAULT_SHAPES,
         help=f"Comma-separated shapes, of {', '.join(SHAPES)} (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--sched-shapes",
+        type=sched_shape_list,
+        default=DEFAULT_SCHED_SHAPES,
+        help=f"Comma-separated scheduling shapes, of {', '.join(SCHED_SHAPES)} "
+        "(default: %(default)s)",
+    )
+    parser.add_argument(
+        "--hash-mib",
+        type=positive_int,
+        help=f"Size of the large hashed file in MiB (default: {HASH_MIB}; --quick: "
+        f"{HASH_QUICK_MIB})",
+    )
+    parser.add_argument(
+        "--small-files",
+        type=positive_int,
+        help=f"Number of 1 KiB files hashed (default: {SMALL_FILES}; --quick: {SMALL_QUICK_FILES})",
     )
     parser.add_argument(
         "--repeat",
@@ -80,8 +142,15 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="Workers of stepup, its -w option (default: %(default)s)",
     )
     args = parser.parse_args(argv)
+    if args.steps is not None and "scheduling" in args.groups and max(args.steps) > SCHED_MAX_STEPS:
+        parser.error(f"scheduling takes at most {SCHED_MAX_STEPS} steps, got {max(args.steps)}")
+    args.sched_steps = args.steps or (SCHED_QUICK_STEPS if args.quick else DEFAULT_STEPS)
     if args.steps is None:
         args.steps = QUICK_STEPS if args.quick else DEFAULT_STEPS
+    if args.hash_mib is None:
+        args.hash_mib = HASH_QUICK_MIB if args.quick else HASH_MIB
+    if args.small_files is None:
+        args.small_files = SMALL_QUICK_FILES if args.quick else SMALL_FILES
     if args.repeat is None:
         args.repeat = QUICK_REPEAT if args.quick else DEFAULT_REPEAT
     return args
@@ -108,19 +177,44 @@ def run_e2e(args: argparse.Namespace) -> list[dict]:
     return rows
 
 
+def run_scheduling(args: argparse.Namespace) -> list[dict]:
+    """Every scheduling shape at every size, in this process."""
+    return [
+        summarize_scheduling(bench_scheduling(shape, steps, log=log))
+        for shape in args.sched_shapes
+        for steps in args.sched_steps
+    ]
+
+
+def run_hashing(args: argparse.Namespace) -> list[dict]:
+    """One row: a large file and many small ones."""
+    return [summarize_hashing(bench_hashing(args.hash_mib, args.small_files, log=log))]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run, print the report, and exit with 1 if any workload failed."""
+    """Run the chosen groups, print the report, and exit with 1 if any workload failed."""
     args = parse_args(argv)
     meta = metadata(
         quick=args.quick,
+        groups=args.groups,
         shapes=args.shapes,
         steps=args.steps,
         repeat=args.repeat,
         workers=args.workers,
+        sched_shapes=args.sched_shapes,
+        sched_steps=args.sched_steps,
+        hash_mib=args.hash_mib,
+        small_files=args.small_files,
     )
-    rows = run_e2e(args)
-    print(to_json(meta, rows) if args.json else format_report(meta, rows))
-    return 1 if any(row["error"] for row in rows) else 0
+    rows = run_e2e(args) if "e2e" in args.groups else None
+    scheduling = run_scheduling(args) if "scheduling" in args.groups else None
+    hashing = run_hashing(args) if "hashing" in args.groups else None
+    if args.json:
+        print(to_json(meta, rows, scheduling, hashing))
+    else:
+        print(format_report(meta, rows, scheduling, hashing))
+    failed = [row for group in (rows, scheduling, hashing) for row in group or () if row["error"]]
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
