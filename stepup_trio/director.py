@@ -342,6 +342,8 @@ class Director(Watching):
                 result = await worker.run(self._job(step), on_started)
             except WorkerDied as exc:
                 result = wire.JobFinished(None, stderr=str(exc).encode())
+                logger.error("%s Starting a replacement.", exc)
+                worker = await self.pool.replace(worker)
             except trio.Cancelled:
                 self.workflow.abort(step)
                 self._record(Aborted(step.key))

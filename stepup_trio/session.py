@@ -25,7 +25,7 @@ from stepup_trio.services.keyboard import serve_keyboard
 from stepup_trio.services.reporter import Reporter
 from stepup_trio.services.rpc import serve_rpc
 from stepup_trio.services.watcher import Watcher
-from stepup_trio.services.workers import WorkerPool, serve_worker
+from stepup_trio.services.workers import Worker, WorkerPool, serve_worker
 from stepup_trio.store import dump_workflow, new_dump_id, read_dump_raw
 
 __all__ = ["open_workflow", "serve_session"]
@@ -153,12 +153,15 @@ async def serve_session(config: Config, plugins: Plugins, reporter: Reporter) ->
             reporter.report("DIRECTOR", f"Listening on {socket_path}")
             for action, description, pages in opened.reports:
                 reporter.report(action, description, pages)
-            workers = []
-            for index in range(config.num_workers):
+
+            async def start_worker(index: int) -> Worker:
                 log_path = os.path.join(config.stepup_dir, f"worker{index}.log")
-                workers.append(await nursery.start(serve_worker, index, log_path))
+                worker = await nursery.start(serve_worker, index, log_path)
                 reporter.report("DIRECTOR", f"Launched worker {index}")
-            director.pool = WorkerPool(workers)
+                return worker
+
+            workers = [await start_worker(index) for index in range(config.num_workers)]
+            director.pool = WorkerPool(workers, start_worker)
             if config.interactive:
                 director.watcher = await nursery.start(
                     Watcher(director.on_file_event, director.on_overflow).serve

@@ -1,5 +1,6 @@
 """A director killed with SIGKILL: the next run redoes only the steps that were running."""
 
+import os
 import re
 import signal
 import time
@@ -62,3 +63,32 @@ def test_sigkill_keeps_completed_steps(tmp_path):
     assert len(skipped) >= NUM_QUICK
     assert result.returncode == 0
     assert (tmp_path / "slow.txt").read_text() == "done\n"
+
+
+def test_killed_worker_is_replaced(tmp_path):
+    write_plan(
+        tmp_path,
+        """
+        from stepup.core.api import step
+        step("echo $$$$ > slow.pid; sleep 60", out="never.txt")
+        step("echo done > after.txt", out="after.txt")
+        """,
+    )
+    process = start_stepup(tmp_path, "-n", "-w1")
+    try:
+        assert wait_for(lambda: (tmp_path / "slow.pid").exists(), timeout=60)
+        slow_pid = int((tmp_path / "slow.pid").read_text())
+        worker_pid = int((tmp_path / ".stepup/worker0.log").read_text().split()[1])
+        os.kill(worker_pid, signal.SIGKILL)
+        stdout, _ = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 2, stdout
+    assert "      FAIL │ echo $$ > slow.pid; sleep 60" in stdout
+    assert "Worker 0 exited unexpectedly." in stdout
+    assert stdout.count("  DIRECTOR │ Launched worker 0") == 2
+    assert "   SUCCESS │ echo done > after.txt" in stdout
+    assert (tmp_path / "after.txt").read_text() == "done\n"
+    # The step of the dead worker does not outlive it.
+    assert wait_for(lambda: not pid_alive(slow_pid), timeout=10)

@@ -119,10 +119,15 @@ async def serve_worker(index: int, log_path: str, *, task_status=trio.TASK_STATU
 
 
 class WorkerPool:
-    """Idle workers wait in a channel; a step borrows one and gives it back."""
+    """Idle workers wait in a channel; a step borrows one and gives it back.
 
-    def __init__(self, workers: list[Worker]) -> None:
+    A worker that died is replaced by a new one with the same index, started in the session's
+    nursery by ``start_worker``.
+    """
+
+    def __init__(self, workers: list[Worker], start_worker=None) -> None:
         self.workers = workers
+        self._start_worker = start_worker
         self._send, self._receive = trio.open_memory_channel[Worker](len(workers))
         for worker in workers:
             self._send.send_nowait(worker)
@@ -140,6 +145,14 @@ class WorkerPool:
 
     def release(self, worker: Worker) -> None:
         self._send.send_nowait(worker)
+
+    async def replace(self, worker: Worker) -> Worker:
+        """Start a new worker in place of one that died."""
+        if self._start_worker is None:
+            raise WorkerDied(f"Worker {worker.index} died and cannot be replaced.")
+        fresh = await self._start_worker(worker.index)
+        self.workers[self.workers.index(worker)] = fresh
+        return fresh
 
     def kill_running_steps(self) -> None:
         """Last resort at exit: no step's process group may survive the director."""
