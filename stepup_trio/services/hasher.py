@@ -44,5 +44,18 @@ class FileHasher:
         )
 
     async def hash_nodes(self, nodes) -> dict[str, FileHash | None]:
-        """Current hashes of file nodes, by path, using each node's hash for the fast path."""
-        return {node.path: await self.hash(node.path, node.hash) for node in nodes}
+        """Current hashes of file nodes, by path, using each node's hash for the fast path.
+
+        Directories and files whose stat did not change are handled right here; only the
+        others go to a thread.
+        """
+        hashes: dict[str, FileHash | None] = {}
+        for node in nodes:
+            path = node.path
+            if path.endswith("/"):
+                hashes[path] = compute_file_hash(path)
+            elif (same := _same_stat(path, node.hash)) is not None:
+                hashes[path] = same
+            else:
+                hashes[path] = await self.hash(path, node.hash)
+        return hashes

@@ -101,37 +101,45 @@ class Reporter:
 
     def report(self, action: str, description: str, pages: Sequence[tuple[str, str]] = ()) -> None:
         """Print ``    ACTION │ description`` and then each (title, body) page in a box."""
-        line = Text(self._prefix(action))
+        prefix = self._prefix(action)
+        if not self.interactive:
+            # Piped output is plain text, line by line: no need for rich's rendering.
+            lines = [f"{prefix}{action:>10s} │ {description}"]
+            if pages:
+                width = self.console.width
+                for title, body in pages:
+                    lines.extend((rule(title, width), body))
+                lines.append(rule("", width))
+            self._write("".join(line + "\n" for line in lines))
+            return
+        line = Text(prefix)
         line.append(f"{action:>10s}", style=ACTION_STYLES.get(action, DEFAULT_STYLE))
         line.append(f" │ {description}")
-        self._print(line)
+        self.console.print(line, no_wrap=True, overflow="ellipsis", crop=True)
         if pages:
             width = self.console.width
             for title, body in pages:
-                self._print(Text(rule(title, width)))
-                self._print(Text(body), wrap=True)
-            self._print(Text(rule("", width)))
+                self.console.print(Text(rule(title, width)), no_wrap=True, crop=True)
+                self.console.print(Text(body), soft_wrap=True)
+            self.console.print(Text(rule("", width)), no_wrap=True, crop=True)
 
-    def _print(self, text: Text, wrap: bool = False) -> None:
+    def _write(self, text: str) -> None:
         if self._closed_pipe:
             return
-        if not self.interactive:
-            # Piped output is plain text, line by line: no need for rich's rendering.
-            try:
-                self.console.file.write(text.plain + "\n")
-                self.console.file.flush()
-            except BrokenPipeError:
-                # Whoever read our output is gone (e.g. `stepup | head`): the build goes on
-                # quietly, so that its results and the dump are still written.
-                self._closed_pipe = True
-                with contextlib.suppress(OSError):
-                    os.dup2(os.open(os.devnull, os.O_WRONLY), self.console.file.fileno())
-        elif wrap:
-            self.console.print(text, soft_wrap=True)
-        else:
-            self.console.print(text, no_wrap=True, overflow="ellipsis", crop=True)
+        try:
+            self.console.file.write(text)
+            self.console.file.flush()
+        except BrokenPipeError:
+            # Whoever read our output is gone (e.g. `stepup | head`): the build goes on
+            # quietly, so that its results and the dump are still written.
+            self._closed_pipe = True
+            with contextlib.suppress(OSError):
+                os.dup2(os.open(os.devnull, os.O_WRONLY), self.console.file.fileno())
 
     def close(self) -> None:
         """Stop the progress bar and end the output with an empty line."""
         self.stop_progress()
-        self._print(Text(""))
+        if self.interactive:
+            self.console.print()
+        else:
+            self._write("\n")
