@@ -37,8 +37,9 @@ __all__ = [
     "new_unpacker",
 ]
 
-#: Upper bound for one message: larger ones are refused rather than buffered.
-MAX_MESSAGE_SIZE = 256 * 1024 * 1024
+#: Upper bound for one message, and for any string or binary in it: a message that announces
+#: more is refused as soon as its header arrives, rather than buffered.
+MAX_MESSAGE_SIZE = 64 * 1024 * 1024
 
 
 class WireError(Exception):
@@ -178,7 +179,14 @@ def encode_reply(call_id: int, ok: bool, payload: Any = None) -> bytes:
 
 
 def new_unpacker() -> msgpack.Unpacker:
-    return unpacker(max_buffer_size=MAX_MESSAGE_SIZE, strict_map_key=True)
+    return unpacker(
+        max_buffer_size=MAX_MESSAGE_SIZE,
+        max_str_len=MAX_MESSAGE_SIZE,
+        max_bin_len=MAX_MESSAGE_SIZE,
+        max_array_len=MAX_MESSAGE_SIZE // 8,
+        max_map_len=MAX_MESSAGE_SIZE // 16,
+        strict_map_key=True,
+    )
 
 
 def decode(obj: Any) -> Envelope:

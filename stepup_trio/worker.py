@@ -24,6 +24,40 @@ from stepup_trio.processes import kill_group
 __all__ = ["main"]
 
 SHEBANG_CHECK_SIZE = 1024
+#: Bytes of standard output (and of standard error) kept per step: half at each end.
+CAPTURE_LIMIT = 256 * 1024
+
+
+class Capture:
+    """The output of a step, bounded: its beginning and its end, with the size left out.
+
+    A step may print gigabytes; the report and the messages to the director stay small.
+    """
+
+    def __init__(self, limit: int = CAPTURE_LIMIT) -> None:
+        self.half = limit // 2
+        self.head = bytearray()
+        self.tail = bytearray()
+        self.omitted = 0
+
+    def add(self, data: bytes) -> None:
+        room = self.half - len(self.head)
+        if room > 0:
+            self.head += data[:room]
+            data = data[room:]
+        if not data:
+            return
+        self.tail += data
+        if len(self.tail) > self.half:
+            extra = len(self.tail) - self.half
+            del self.tail[:extra]
+            self.omitted += extra
+
+    def value(self) -> bytes:
+        if not self.omitted:
+            return bytes(self.head + self.tail)
+        marker = f"\n[... {self.omitted} bytes of output left out ...]\n".encode()
+        return bytes(self.head) + marker + bytes(self.tail)
 
 
 def invalid_inputs(inputs: list[str]) -> dict[str, str]:
@@ -89,12 +123,12 @@ async def run_job(job: wire.RunJob, send) -> wire.JobFinished:
             stderr=subprocess.PIPE,
             start_new_session=True,
         )
-        chunks: dict[str, list[bytes]] = {"stdout": [], "stderr": []}
+        captured = {"stdout": Capture(), "stderr": Capture()}
 
         async def drain(stream, name: str) -> None:
             async with stream:
                 while data := await stream.receive_some(65536):
-                    chunks[name].append(data)
+                    captured[name].add(data)
 
         try:
             await send(wire.JobStarted(process.pid))
@@ -102,11 +136,14 @@ async def run_job(job: wire.RunJob, send) -> wire.JobFinished:
                 nursery.start_soon(drain, process.stdout, "stdout")
                 nursery.start_soon(drain, process.stderr, "stderr")
                 await process.wait()
+                # The step is done when its command exits: what it left running in the
+                # background would keep the pipes (and the build) open, so it goes too.
+                kill_group(process.pid, signal.SIGKILL)
         finally:
             # Whatever happened, nothing the step started may outlive it.
             kill_group(process.pid, signal.SIGKILL)
         returncode = process.returncode
-        stdout, stderr = b"".join(chunks["stdout"]), b"".join(chunks["stderr"])
+        stdout, stderr = captured["stdout"].value(), captured["stderr"].value()
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     hashes = await trio.to_thread.run_sync(hash_paths, job.inputs + job.outputs, job.known)
