@@ -68,7 +68,11 @@ class Watching:
         while True:
             await self.run_phase()
             exit_code = await self.finalize()
-            if not self.config.interactive or self.stop_requested or self.interrupted:
+            if not self.config.interactive or self.interrupted:
+                return exit_code
+            if self.stop_requested:
+                # As StepUp: the watch phase is entered, and left at once.
+                self.reporter.report("PHASE", "watch")
                 return exit_code
             await self.watch_phase()
             if self.interrupted:
@@ -123,15 +127,16 @@ class Watching:
 
     async def watch_phase(self) -> None:
         self.phase = "watch"
-        self.reporter.report("PHASE", "watch")
         if self.watcher is not None:
             self.watcher.sync(self.workflow.watched_dirs())
         # Changes during the run count only for files the user owns, not for outputs.
+        # (They are reported before the PHASE line, as StepUp does.)
         queued, self.queued_events = self.queued_events, []
         for path, deleted in queued:
             node = self.workflow.file(path)
             if node is not None and node.state in (FileState.STATIC, FileState.MISSING):
                 self._record_change(path, deleted)
+        self.reporter.report("PHASE", "watch")
         self._watching.set()
         await self._run_requested.wait()
         self._run_requested = trio.Event()
