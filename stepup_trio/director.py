@@ -31,7 +31,7 @@ from stepup_trio.core.workflow import Workflow, required_dirs
 from stepup_trio.errors import GraphError, StepUpError
 from stepup_trio.hashing import FileHash
 from stepup_trio.journal import Journal
-from stepup_trio.pages import blocked_page, pending_page, result_pages
+from stepup_trio.pages import blocked_page, line_pages, pending_page, result_pages
 from stepup_trio.plugin_api import Node
 from stepup_trio.plugins import Plugins
 from stepup_trio.services.hasher import FileHasher
@@ -294,15 +294,11 @@ class Director(Watching):
             return True
         if self.config.explain_rerun:
             changed, same = explain(step.hash, new_hash)
-            pages = [
-                (title, "\n".join(lines))
-                for title, lines in (
-                    ("Missing output files", missing_outputs),
-                    ("Changes causing rerun", changed),
-                    ("Remained the same", same),
-                )
-                if lines
-            ]
+            pages = line_pages(
+                ("Missing output files", missing_outputs),
+                ("Changes causing rerun", changed),
+                ("Remained the same", same),
+            )
             self.reporter.report("NOSKIP", step.description, pages)
         return False
 
@@ -314,14 +310,10 @@ class Director(Watching):
         still_valid = new_hash.inp_digest == step.hash.inp_digest
         if not still_valid and self.config.explain_rerun:
             changed, same = explain(step.hash, new_hash)
-            pages = [
-                (title, "\n".join(lines))
-                for title, lines in (
-                    ("Outdated amended step information", changed),
-                    ("Remained the same (or missing)", same),
-                )
-                if lines
-            ]
+            pages = line_pages(
+                ("Outdated amended step information", changed),
+                ("Remained the same (or missing)", same),
+            )
             self.reporter.report("DROPAMEND", step.description, pages)
         self.workflow.validated(step, still_valid)
         self._record(Validated(step.key, still_valid))

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable
 
 from stepup_trio import wire
 
-__all__ = ["LABEL_WIDTH", "blocked_page", "pending_page", "result_pages"]
+__all__ = ["LABEL_WIDTH", "blocked_page", "line_pages", "pending_page", "result_pages"]
 
 #: Width of the labels in the Step info and PENDING Step boxes.
 LABEL_WIDTH = 22
@@ -72,6 +72,11 @@ def _file_lines(label: str, nodes: Iterable) -> list[str]:
         path = f"({node.path})" if node.orphan else node.path
         lines.append(f"{label if index == 0 else '':12s}{node.state.name:>8s}  {path}")
     return lines
+
+
+def line_pages(*pages: tuple[str, list[str]]) -> list[Page]:
+    """Pages from (title, lines), leaving out those without lines (the -e explanations)."""
+    return [(title, "\n".join(lines)) for title, lines in pages if lines]
 
 
 def blocked_page(steps: Iterable) -> Page:

@@ -164,11 +164,14 @@ def deserialize(data: bytes, kinds: Mapping[str, type[Node]]) -> Workflow:
 
 def deserialize_with_id(data: bytes, kinds: Mapping[str, type[Node]]) -> tuple[Workflow, str]:
     """Rebuild a workflow and return it with the dump's identity."""
+    return decode(_decompress(data), kinds)
+
+
+def _decompress(data: bytes) -> bytes:
     try:
-        raw = lzma.decompress(data)
+        return lzma.decompress(data)
     except (lzma.LZMAError, ValueError) as exc:
         raise DumpError(f"The file is not a readable workflow dump ({exc}).") from None
-    return decode(raw, kinds)
 
 
 def decode(raw: bytes, kinds: Mapping[str, type[Node]]) -> tuple[Workflow, str]:
@@ -239,10 +242,6 @@ def read_dump(path: str, kinds: Mapping[str, type[Node]]) -> tuple[Workflow, str
 def read_dump_raw(path: str, kinds: Mapping[str, type[Node]]) -> tuple[Workflow, str, bytes]:
     """Load a dump; also return its uncompressed document, to tell later if it changed."""
     with open(path, "rb") as fh:
-        data = fh.read()
-    try:
-        raw = lzma.decompress(data)
-    except (lzma.LZMAError, ValueError) as exc:
-        raise DumpError(f"The file is not a readable workflow dump ({exc}).") from None
+        raw = _decompress(fh.read())
     workflow, dump_id = decode(raw, kinds)
     return workflow, dump_id, raw

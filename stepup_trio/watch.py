@@ -14,7 +14,7 @@ import trio
 from stepup_trio import wire
 from stepup_trio.core.events import Changed, Restarted
 from stepup_trio.core.states import FileState
-from stepup_trio.errors import GraphError, StepUpError
+from stepup_trio.errors import StepUpError
 
 __all__ = ["ChangeSet", "Watching"]
 
@@ -205,10 +205,7 @@ class Watching:
     async def handle_cleanup(self, message: wire.Cleanup) -> list[int]:
         """Remove outputs and what depends on them from disk, without changing the graph."""
         self._require_watch("Cleanup")
-        try:
-            targets = self.workflow.cleanup_targets(message.paths)
-        except GraphError as exc:
-            raise StepUpError(str(exc)) from None
+        targets = self.workflow.cleanup_targets(message.paths)
         numf = numd = 0
         for node in targets:
             try:

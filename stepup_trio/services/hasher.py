@@ -14,15 +14,21 @@ from stepup_trio.hashing import FileHash, compute_file_hash
 __all__ = ["FileHasher"]
 
 
-def _same_stat(path: str, old: FileHash | None) -> FileHash | None:
-    """The old hash if the file's stat still matches it, without reading the file."""
+_NEEDS_READING = object()
+
+
+def _without_reading(path: str, old: FileHash | None):
+    """The hash if it can be had from a stat alone (directories, unchanged files), else a
+    marker that the file must be read."""
+    if path.endswith("/"):
+        return compute_file_hash(path)  # A stat only: directory contents are not hashed.
     if old is None or not old.known:
-        return None
+        return _NEEDS_READING
     try:
         st = os.stat(path)
     except OSError:
-        return None
-    return old if old.same_stat(st) else None
+        return _NEEDS_READING
+    return old if old.same_stat(st) else _NEEDS_READING
 
 
 class FileHasher:
@@ -31,10 +37,12 @@ class FileHasher:
 
     async def hash(self, path: str, old: FileHash | None = None) -> FileHash | None:
         """The current hash of ``path``, or None if it does not exist (or has the wrong type)."""
-        if path.endswith("/"):
-            return compute_file_hash(path)  # A stat only: directory contents are not hashed.
-        if (same := _same_stat(path, old)) is not None:
-            return same
+        quick = _without_reading(path, old)
+        if quick is not _NEEDS_READING:
+            return quick
+        return await self._read(path, old)
+
+    async def _read(self, path: str, old: FileHash | None) -> FileHash | None:
         return await trio.to_thread.run_sync(
             compute_file_hash,
             path,
@@ -46,16 +54,12 @@ class FileHasher:
     async def hash_nodes(self, nodes) -> dict[str, FileHash | None]:
         """Current hashes of file nodes, by path, using each node's hash for the fast path.
 
-        Directories and files whose stat did not change are handled right here; only the
-        others go to a thread.
+        Only files that must be read go to a thread; the rest needs no checkpoint at all.
         """
         hashes: dict[str, FileHash | None] = {}
         for node in nodes:
-            path = node.path
-            if path.endswith("/"):
-                hashes[path] = compute_file_hash(path)
-            elif (same := _same_stat(path, node.hash)) is not None:
-                hashes[path] = same
-            else:
-                hashes[path] = await self.hash(path, node.hash)
+            quick = _without_reading(node.path, node.hash)
+            hashes[node.path] = (
+                await self._read(node.path, node.hash) if quick is _NEEDS_READING else quick
+            )
         return hashes

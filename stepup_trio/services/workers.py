@@ -132,14 +132,6 @@ class WorkerPool:
         for worker in workers:
             self._send.send_nowait(worker)
 
-    @property
-    def size(self) -> int:
-        return len(self.workers)
-
-    @property
-    def idle(self) -> int:
-        return self._receive.statistics().current_buffer_used
-
     async def acquire(self) -> Worker:
         return await self._receive.receive()
 
