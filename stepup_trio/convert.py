@@ -4,7 +4,9 @@ cattrs converts scalars leniently (``str(x)``, ``int(x)``, iterating a string in
 data that comes from another process or from disk must have the right types instead.
 """
 
-from typing import Any, get_args, get_origin
+import functools
+from types import NoneType, UnionType
+from typing import Any, Union, get_args, get_origin
 
 import cattrs
 import msgpack
@@ -14,7 +16,7 @@ from cattrs.strategies import configure_tagged_union
 from stepup_trio.core.actions import Action
 from stepup_trio.core.events import Event
 
-__all__ = ["make_converter", "pack", "unpack", "unpacker"]
+__all__ = ["make_converter", "pack", "shared_converter", "unpack", "unpacker"]
 
 # Paths and environment variables may hold bytes that are not valid UTF-8. Python keeps them as
 # lone surrogates (surrogateescape); msgpack must carry them through unchanged.
@@ -36,12 +38,35 @@ def unpacker(**options: Any) -> msgpack.Unpacker:
     return msgpack.Unpacker(raw=False, unicode_errors=UNICODE_ERRORS, **options)
 
 
-def make_converter() -> cattrs.Converter:
-    """A msgpack converter with strict types and the tagged union of recorded actions."""
-    converter = make_msgpack_converter()
+@functools.cache
+def shared_converter() -> cattrs.Converter:
+    """The converter of the wire format and the journal, made once: making one takes time."""
+    return make_converter()
+
+
+def _is_optional(cls: Any) -> bool:
+    args = get_args(cls)
+    return (
+        get_origin(cls) in (Union, UnionType)
+        and len(args) == 2
+        and NoneType in args
+        and not any(get_origin(arg) in (Union, UnionType) for arg in args)
+    )
+
+
+def make_converter(compact: bool = False) -> cattrs.Converter:
+    """A msgpack converter with strict types and the tagged unions of actions and events.
+
+    By default, errors name the field at fault, which a reply to a bad message needs. A
+    *compact* converter, for the dump, leaves out fields that have their default value and
+    validates without the detail: the dump is read in bulk and only reported as a whole.
+    """
+    converter = make_msgpack_converter(detailed_validation=not compact, omit_if_default=compact)
 
     def strict(expected: type | tuple[type, ...]):
         def structure(value: Any, cls: type) -> Any:
+            if type(value) is cls:
+                return value
             if not isinstance(value, expected) or (
                 expected is not bool and isinstance(value, bool)
             ):
@@ -100,6 +125,18 @@ def make_converter() -> cattrs.Converter:
         lambda cls: get_origin(cls) in (list, tuple), sequence_hook
     )
     converter.register_structure_hook_factory(lambda cls: get_origin(cls) is dict, dict_hook)
+
+    def optional_hook(cls: Any):
+        """``X | None`` with the hook of X looked up once, not dispatched again per value."""
+        (inner,) = (arg for arg in get_args(cls) if arg is not NoneType)
+        inner_hook = converter.get_structure_hook(inner)
+
+        def structure(value: Any, _cls: Any) -> Any:
+            return None if value is None else inner_hook(value, inner)
+
+        return structure
+
+    converter.register_structure_hook_factory(_is_optional, optional_hook)
     configure_tagged_union(Action, converter, tag_name="action")
     configure_tagged_union(Event, converter, tag_name="event")
     return converter

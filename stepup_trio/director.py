@@ -19,12 +19,14 @@ from stepup_trio.core.events import (
     Event,
     Finished,
     Performed,
+    Restarted,
     Skipped,
     Started,
     Validated,
 )
 from stepup_trio.core.execution import Outcome
 from stepup_trio.core.explain import explain
+from stepup_trio.core.restart import skip_order
 from stepup_trio.core.states import FileState, StepState
 from stepup_trio.core.stephash import StepHash, compute_step_hash
 from stepup_trio.core.workflow import Workflow, required_dirs
@@ -43,6 +45,9 @@ from stepup_trio.watch import Watching
 __all__ = ["Config", "Director", "ExitCode"]
 
 logger = logging.getLogger(__name__)
+
+#: Seconds the scheduler may skip steps without giving other tasks a turn.
+YIELD_INTERVAL = 0.02
 
 
 class ExitCode:
@@ -82,13 +87,16 @@ class Director(Watching):
         journal: Journal | None = None,
         dump_id: str | None = None,
         dump_raw: bytes | None = None,
+        loaded: bool = False,
     ) -> None:
         self.config = config
         self.journal = journal
         # The dump on disk, to leave it alone when a run changed nothing.
         self.dump_id = dump_id
         self.dump_raw = dump_raw
-        self.saved = False  # Does the dump hold every change so far?
+        # The workflow is the dump as loaded, not dissolved yet (see _restart).
+        self._loaded = loaded
+        self.saved = loaded  # Does the dump hold every change so far?
         self.plugins = plugins
         self.workflow = workflow
         self.reporter = reporter
@@ -100,6 +108,7 @@ class Director(Watching):
         self.interrupted = False
         self._changed = trio.Event()
         self._phase_scope: trio.CancelScope | None = None
+        self._next_yield = 0.0
         self.watcher = None
         self._init_watching()
 
@@ -134,7 +143,9 @@ class Director(Watching):
                 return result.key
             return result if isinstance(result, bool) else None
         if isinstance(message, wire.WriteGraph):
-            await self.write_graph(message.prefix)
+            if problem := message.format_problem(self.plugins.exporters):
+                raise StepUpError(problem)
+            await self.write_graph(message.prefix, message.formats)
             return None
         if isinstance(message, wire.Control):
             return await self.handle_control(message)
@@ -157,14 +168,25 @@ class Director(Watching):
             if not (os.path.isdir(path) if is_dir else os.path.isfile(path)):
                 raise StepUpError(f"Path does not exist: {path}")
 
-    async def write_graph(self, prefix: str, formats: Sequence[str] = ("text", "dot")) -> None:
+    async def write_graph(
+        self, prefix: str, formats: Sequence[str] = wire.DEFAULT_GRAPH_FORMATS
+    ) -> None:
         files: dict[str, str] = {}
         for name in formats:
-            files.update(self.plugins.exporters[name]().export(self.workflow.graph, prefix))
+            exporter = self.plugins.exporters[name]
+            try:
+                files.update(exporter().export(self.workflow.graph, prefix))
+            except Exception as exc:  # A bug in an exporter plugin must not stop the build.
+                logger.exception("The %s exporter failed", name)
+                raise StepUpError(
+                    f"The graph exporter {name!r} ({exporter.__module__}) failed: "
+                    f"{type(exc).__name__}: {exc}. Nothing was written."
+                ) from None
 
         def write_all() -> None:
             for path, text in files.items():
-                write_atomic(path, text.encode())
+                # File names that are not valid UTF-8 are written back as the bytes they were.
+                write_atomic(path, text.encode("utf-8", errors="surrogateescape"))
 
         try:
             await trio.to_thread.run_sync(write_all)
@@ -239,6 +261,8 @@ class Director(Watching):
         with trio.CancelScope() as self._phase_scope:
             if self.interrupted:
                 self._phase_scope.cancel()
+            if self._loaded:
+                await self._restart()
             async with trio.open_nursery() as jobs:
                 while not self.drain_requested:
                     step = self.workflow.pop_queued()
@@ -248,7 +272,7 @@ class Director(Watching):
                         await self._wait_change()
                         continue
                     # Checking a step takes a worker's turn, as running it would.
-                    worker = await self.pool.acquire()
+                    worker = await self._acquire_worker()
                     if self.drain_requested:
                         self.workflow.requeue(step)
                         self.pool.release(worker)
@@ -267,6 +291,71 @@ class Director(Watching):
                     jobs.start_soon(self._run_step, step, worker)
         self._phase_scope = None
         self.reporter.stop_progress()
+
+    async def _restart(self) -> None:
+        """Continue from the loaded dump: when no step changed, skip them all as they are;
+        otherwise dissolve the workflow and replay the plan, which redefines what is still
+        planned and skips what did not change."""
+        self._loaded = False
+        if not await self._skip_unchanged_build():
+            self.workflow.restart(self.config.plan)
+            self._record(Restarted(self.config.plan, False))
+
+    async def _skip_unchanged_build(self) -> bool:
+        """Skip every step of the loaded workflow if none changed; else change nothing.
+
+        The hashes of all steps are checked before the first SKIP line is shown, so that a
+        change found late leaves no trace: the general path then shows its own lines.
+        """
+        if self.config.explain_rerun:
+            return False  # The general path explains each skip.
+        order = skip_order(self.workflow, self.config.plan)
+        if order is None:
+            return False
+        checked = []
+        # Nothing runs meanwhile: a file shared by many steps (their directories) is hashed once.
+        current: dict[str, FileHash | None] = {}
+        for step in order:
+            inputs, outputs = self.workflow.hashed_paths(step)
+            nodes = inputs + outputs
+            current.update(
+                await self.hasher.hash_nodes([node for node in nodes if node.path not in current])
+            )
+            hashes = {node.path: current[node.path] for node in nodes}
+            if any(file_hash is None for file_hash in hashes.values()):
+                return False
+            if self._step_hash(step, hashes).digest != step.hash.digest:
+                return False
+            checked.append((step, hashes))
+            await self._yield_now_and_then()
+        for step, hashes in checked:
+            if self.workflow.keep_skipped(step, hashes):
+                self.saved = False
+            self.reporter.report("SKIP", step.description)
+            self.succeeded += 1
+        self._update_progress()
+        return True
+
+    async def _yield_now_and_then(self) -> None:
+        """Give signals, the socket and the keyboard a turn in long runs without checkpoints."""
+        now = trio.current_time()
+        if now >= self._next_yield:
+            self._next_yield = now + YIELD_INTERVAL
+            await trio.lowlevel.checkpoint()
+
+    async def _acquire_worker(self) -> Worker:
+        """A worker's turn. Skipping thousands of steps goes without a checkpoint per step, as
+        long as a worker is idle, but still yields now and then so that signals, the socket and
+        the keyboard are served."""
+        worker = self.pool.try_acquire()
+        if worker is None:
+            return await self.pool.acquire()
+        try:
+            await self._yield_now_and_then()
+        except BaseException:
+            self.pool.release(worker)
+            raise
+        return worker
 
     async def _try_skip(self, step: Node) -> bool:
         """Skip the step if its hash did not change and its outputs exist."""
@@ -430,7 +519,11 @@ class Director(Watching):
 
     async def _clean(self) -> None:
         """Remove outputs that are no longer planned, unless the user changed them since."""
-        for node in self.workflow.clean():
+        size = len(self.workflow.graph)
+        removed = self.workflow.clean()
+        if len(self.workflow.graph) != size:
+            self.saved = False
+        for node in removed:
             path = node.path
             try:
                 if node.is_dir:
@@ -454,6 +547,10 @@ class Director(Watching):
 
     async def _dump(self) -> None:
         """Write the dump (in a thread) unless it would be the same, and restart the journal."""
+        if self.saved and self.dump_id:
+            # Nothing changed since the dump was loaded or written: no need to compare.
+            self.reporter.report("WORKFLOW", f"Dumped to {self.config.dump_path}")
+            return
         raw = encode(self.workflow, self.dump_id) if self.dump_id else None
         if raw is None or raw != self.dump_raw:
             dump_id = new_dump_id()

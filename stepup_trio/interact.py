@@ -9,11 +9,12 @@ the current directory). Most of these functions need stepup in interactive mode 
 import os
 import sys
 import time
+from collections.abc import Iterable
 
 from stepup_trio import wire
 from stepup_trio.client import SocketClient, get_client
 from stepup_trio.core.paths import normalize
-from stepup_trio.errors import StepUpError
+from stepup_trio.errors import StepUpError, UsageError
 
 __all__ = [
     "cleanup",
@@ -78,12 +79,48 @@ def _call(message):
     return _client.call(message)
 
 
-def graph(prefix: str) -> None:
-    """Write ``<prefix>.txt``, ``<prefix>_supplier.dot`` and ``<prefix>_creator.dot``.
+def graph(prefix: str, formats: str | Iterable[str] = wire.DEFAULT_GRAPH_FORMATS) -> None:
+    """Write the workflow graph in each of ``formats``, to files named after ``prefix``.
 
-    The prefix is relative to the root of the workflow, where the director runs.
+    The default formats write ``<prefix>.txt``, ``<prefix>_supplier.dot`` and
+    ``<prefix>_creator.dot``, as StepUp 1.x does, so ``graph(prefix)`` works unchanged. Each
+    format is an exporter plugin, for example ``formats=("mermaid",)`` after
+    ``pip install stepup-trio-mermaid``; ``stepup --list-plugins`` shows the installed ones. A
+    string is read as comma-separated names (``"text,dot"``). The prefix is relative to the
+    root of the workflow, where the director runs. An unknown format raises
+    :class:`~stepup_trio.errors.StepUpError` naming the installed ones, and nothing is written.
     """
-    _call(wire.WriteGraph(str(prefix)))
+    _call(wire.WriteGraph(str(prefix), _parse_formats(formats)))
+
+
+def _parse_formats(formats: str | Iterable[str]) -> list[str]:
+    """Format names as a list without blanks or repeats; raise UsageError when none are left.
+
+    A string is split on commas, so that ``"text,dot"`` (as on the command line) works, and a
+    single name such as ``"mermaid"`` is not split into its letters.
+    """
+    if isinstance(formats, str):
+        formats = formats.split(",")
+    elif not isinstance(formats, Iterable):
+        raise UsageError(
+            f"formats must be names of graph formats, not {type(formats).__name__} "
+            f"{formats!r}. Give names such as formats=('text', 'dot')."
+        )
+    names: dict[str, None] = {}
+    for name in formats:
+        if not isinstance(name, str):
+            raise UsageError(
+                f"A graph format must be a string, not {type(name).__name__} {name!r}. "
+                "Give names such as formats=('text', 'dot')."
+            )
+        if name.strip():
+            names[name.strip()] = None
+    if not names:
+        raise UsageError(
+            "No graph format given: name at least one, for example formats=('text', 'dot') "
+            "or --format text,dot."
+        )
+    return list(names)
 
 
 def run() -> None:

@@ -8,6 +8,10 @@ this module only, and registered through the same entry-point groups as third-pa
 - ``stepup_trio.exporters``: the entry-point name is the format, the object an
   :class:`Exporter` subclass.
 
+Plugins import only from this module. Writing a plugin, with an exporter distributed on its
+own (``plugins/stepup-trio-mermaid``) as the example, is explained in the documentation page
+"Writing a plugin".
+
 Nodes are plain attrs classes without I/O. Their attrs fields are the data stored in the
 workflow dump (converted by cattrs); the relations to other nodes are kept by the graph and are
 not fields.
@@ -21,7 +25,7 @@ import attrs
 if TYPE_CHECKING:
     from stepup_trio.core.graph import Graph
 
-__all__ = ["EXPORTERS_GROUP", "NODE_KINDS_GROUP", "Exporter", "Node"]
+__all__ = ["EXPORTERS_GROUP", "NODE_KINDS_GROUP", "Exporter", "Node", "sorted_keys"]
 
 NODE_KINDS_GROUP = "stepup_trio.node_kinds"
 EXPORTERS_GROUP = "stepup_trio.exporters"
@@ -98,7 +102,38 @@ class Node:
 
 
 class Exporter:
-    """Turns a graph into one or more text files. Pure: the caller writes the files."""
+    """Turns the workflow graph into one or more text files: a graph format such as ``dot``.
+
+    Register a subclass under the entry-point group ``stepup_trio.exporters``, with the format
+    name as entry-point name and as :attr:`name`. The director creates one instance per
+    request and writes the files itself, atomically and only after :meth:`export` returned,
+    so an exporter does no I/O and cannot leave half a set of files behind.
+
+    What an exporter may rely on:
+
+    - ``graph`` iterates over every :class:`Node` in creation order (a recycled node keeps its
+      place), the root first and the vacuum second. Treat it as ``Iterable[Node]``: the rest of
+      the class belongs to stepup-trio and may change.
+    - Each node offers :attr:`~Node.kind`, :attr:`~Node.key`, :attr:`~Node.orphan`, the
+      relations :attr:`~Node.creator`, :attr:`~Node.products`, :attr:`~Node.suppliers` and
+      :attr:`~Node.consumers`, and the hooks :meth:`~Node.dot_label`,
+      :meth:`~Node.dot_attributes`, :meth:`~Node.shown_in_supplier_dot` and
+      :meth:`~Node.properties`. The root is its own creator: mind that loop.
+      Do not change anything: the graph is the live workflow.
+    - Order relations with :func:`sorted_keys`, so that the same workflow always gives the
+      same files.
+
+    What the director expects back:
+
+    - file names derived from ``prefix`` (``prefix`` plus a suffix), relative to the root of
+      the workflow, as the built-in formats do (``text``: ``<prefix>.txt``);
+    - contents that can be encoded as UTF-8. Paths may hold lone surrogates (file names that
+      are not valid UTF-8, read with ``surrogateescape``) and any other character, including
+      quotes and newlines: escape them in the syntax of the format.
+
+    An exception other than :class:`~stepup_trio.errors.StepUpError` is reported to the
+    caller as an internal error of the director, and the workflow goes on.
+    """
 
     #: The format name, equal to the entry-point name.
     name: ClassVar[str] = ""

@@ -41,8 +41,9 @@ def _load(
 ) -> tuple[Workflow, str | None, bytes | None, list[Report]]:
     """Continue from the dump if there is a readable one, else start from scratch.
 
-    Returns the booted workflow, the identity and the document of the dump it continues (None
-    when fresh) and the lines to report. A dump that cannot be used is kept aside, never deleted.
+    Returns the workflow (as loaded, or booted when fresh), the identity and the document of
+    the dump it continues (None when fresh) and the lines to report. A dump that cannot be used
+    is kept aside, never deleted.
     """
     path = config.dump_path
     if not os.path.exists(path):
@@ -64,20 +65,23 @@ def _load(
         )
         report = ("WORKFLOW", f"Exception while loading workflow {path}.", [page])
         return Workflow.boot(plugins.kinds, config.plan), None, None, [report]
-    workflow.dissolve()
-    workflow.define_boot(config.plan)
     return workflow, dump_id, raw, [("WORKFLOW", f"Loaded from {path}", [])]
 
 
 @attrs.frozen
 class Opened:
-    """Where a session starts: the workflow, its journal, the dump it continues."""
+    """Where a session starts: the workflow, its journal, the dump it continues.
+
+    A ``loaded`` workflow is the dump (plus what the journal recovered) as it was: the director
+    checks whether anything changed before it dissolves it (see stepup_trio.core.restart).
+    """
 
     workflow: Workflow
     journal: Journal
     dump_id: str | None
     dump_raw: bytes | None
     reports: list[Report]
+    loaded: bool
 
 
 def open_workflow(config: Config, plugins: Plugins) -> Opened:
@@ -97,12 +101,10 @@ def open_workflow(config: Config, plugins: Plugins) -> Opened:
         # The recovered state becomes the new dump before the old journal is replaced.
         base, raw = new_dump_id(), None
         dump_workflow(workflow, config.dump_path, base)
-        workflow.dissolve()
-        workflow.define_boot(config.plan)
         reports.append(
             ("WORKFLOW", f"Recovered {done} completed step(s) of an interrupted run", [])
         )
-    return Opened(workflow, Journal(journal_path, base), base, raw, reports)
+    return Opened(workflow, Journal(journal_path, base), base, raw, reports, base is not None)
 
 
 async def _watch_signals(director: Director) -> None:
@@ -146,6 +148,7 @@ async def serve_session(config: Config, plugins: Plugins, reporter: Reporter) ->
             opened.journal,
             opened.dump_id,
             opened.dump_raw,
+            opened.loaded,
         )
         async with trio.open_nursery() as nursery:
             nursery.start_soon(_watch_signals, director)

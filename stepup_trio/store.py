@@ -62,14 +62,16 @@ def node_converter(kinds: Mapping[str, type[Node]]) -> cattrs.Converter:
 
 @functools.cache
 def _node_converter(kinds: tuple[tuple[str, type[Node]], ...]) -> cattrs.Converter:
-    converter = make_converter()
+    converter = make_converter(compact=True)
     for _name, cls in kinds:
         omit = {
             field.name: override(omit=True)
             for field in attrs.fields(cls)
             if field.metadata.get("relation")
         }
-        converter.register_unstructure_hook(cls, make_dict_unstructure_fn(cls, converter, **omit))
+        converter.register_unstructure_hook(
+            cls, make_dict_unstructure_fn(cls, converter, _cattrs_omit_if_default=True, **omit)
+        )
         converter.register_structure_hook(cls, make_dict_structure_fn(cls, converter, **omit))
     return converter
 

@@ -179,8 +179,7 @@ class Watching:
         elif command in ("from_scratch", "try_replay"):
             self._require_watch(command)
             event = Restarted(self.config.plan, command == "from_scratch")
-            self.workflow.dissolve(event.from_scratch)
-            self.workflow.define_boot(event.plan)
+            self.workflow.restart(event.plan, event.from_scratch)
             self._record(event)
             self.changes.take()
             self._run_requested.set()

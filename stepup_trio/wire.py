@@ -6,18 +6,20 @@ stream is a plain sequence of envelopes. Payloads are validated by cattrs when t
 structured, before they reach the workflow.
 """
 
+from collections.abc import Collection
 from typing import Any
 
 import attrs
 import cattrs
 import msgpack
 
-from stepup_trio.convert import make_converter, pack, unpacker
+from stepup_trio.convert import pack, shared_converter, unpacker
 from stepup_trio.core.actions import Action
 from stepup_trio.hashing import FileHash
 
 __all__ = [
     "CONTROL_COMMANDS",
+    "DEFAULT_GRAPH_FORMATS",
     "MAX_MESSAGE_SIZE",
     "Cleanup",
     "Control",
@@ -57,11 +59,39 @@ class Perform:
     action: Action
 
 
+#: The graph formats written when a client names none, as StepUp 1.x did.
+DEFAULT_GRAPH_FORMATS = ("text", "dot")
+
+
 @attrs.frozen
 class WriteGraph:
-    """Write the graph files ``<prefix>.txt``, ``<prefix>_supplier.dot``, ..."""
+    """Write the graph files of the exporters named in ``formats`` under ``prefix``.
+
+    ``formats`` has a default so that a client that sends only ``prefix`` (as StepUp-style
+    clients do) still gets ``<prefix>.txt`` and the two dot files.
+    """
 
     prefix: str
+    formats: list[str] = attrs.Factory(lambda: list(DEFAULT_GRAPH_FORMATS))
+
+    def format_problem(self, installed: Collection[str]) -> str | None:
+        """Why ``formats`` cannot be written with the ``installed`` exporters, or None.
+
+        The director checks this before writing anything, so that a bad request becomes an
+        error reply that names the fix, and no half-written set of files.
+        """
+        if not self.formats:
+            return "No graph format given: name at least one, for example text or dot."
+        unknown = [name for name in self.formats if name not in installed]
+        if not unknown:
+            return None
+        return (
+            f"Unknown graph format{'s' if len(unknown) > 1 else ''} "
+            f"{', '.join(map(repr, unknown))}. Installed formats: "
+            f"{', '.join(sorted(installed))}. Other formats come from exporter plugins: install "
+            "one (for example `pip install stepup-trio-mermaid` for 'mermaid'), restart stepup, "
+            "and check with `stepup --list-plugins`."
+        )
 
 
 # Requests of interactive clients (stepup_trio.interact, the stepup subcommands, the keyboard).
@@ -155,7 +185,7 @@ MESSAGES: dict[str, type] = {
     )
 }
 
-converter = make_converter()
+converter = shared_converter()
 
 
 @attrs.frozen

@@ -20,7 +20,14 @@ from stepup_trio.core.workflow import Workflow
 from stepup_trio.errors import GraphError
 from stepup_trio.exporters.text import format_graph
 from stepup_trio.hashing import DIR_DIGEST, FileHash
-from stepup_trio.journal import JOURNAL_FORMAT, JOURNAL_VERSION, Journal, read_journal
+from stepup_trio.journal import (
+    BUFFER_LIMIT,
+    BUFFERED,
+    JOURNAL_FORMAT,
+    JOURNAL_VERSION,
+    Journal,
+    read_journal,
+)
 from stepup_trio.store import deserialize, serialize
 
 
@@ -75,6 +82,7 @@ def write_journal(path: str, base: str | None, events) -> list[int]:
     sizes = [os.path.getsize(path)]
     for event in events:
         journal.append(event)
+        journal.flush()
         sizes.append(os.path.getsize(path))
     journal.close()
     return sizes
@@ -119,13 +127,54 @@ def test_round_trip_without_base(path):
     assert read_journal(path, "abc") == []
 
 
-def test_events_are_written_at_once(path):
-    """Each append reaches the file before the journal is closed."""
+def test_finished_work_is_written_at_once(path):
+    """An event of finished work reaches the file at once, with every event before it; the
+    others wait for the next one (a crash loses nothing that a new run would not find again)."""
+    events = [*EVENTS, Started("step:cat out.txt")]
     journal = Journal(path, "abc")
-    for index, event in enumerate(EVENTS):
+    written = 0
+    for index, event in enumerate(events):
         journal.append(event)
-        assert read_journal(path, "abc") == EVENTS[: index + 1]
+        if not isinstance(event, BUFFERED):
+            written = index + 1
+        assert read_journal(path, "abc") == events[:written]
+    assert written == len(events) - 1  # The last event is buffered ...
     journal.close()
+    assert read_journal(path, "abc") == events  # ... until the journal is closed.
+
+
+def test_flush_writes_buffered_events(path):
+    journal = Journal(path, "abc")
+    journal.append(EVENTS[0])
+    assert read_journal(path, "abc") == []
+    journal.flush()
+    assert read_journal(path, "abc") == EVENTS[:1]
+    journal.close()
+
+
+def test_large_buffer_is_written(path):
+    """Buffered events do not pile up without bound."""
+    journal = Journal(path, "abc")
+    started = Started("step:" + "x" * 1000)
+    count = BUFFER_LIMIT // 1000 + 2
+    for _ in range(count):
+        journal.append(started)
+    assert 0 < len(read_journal(path, "abc")) < count
+    journal.close()
+    assert len(read_journal(path, "abc")) == count
+
+
+def test_restart_and_discard_drop_buffered_events(path):
+    """After a dump the buffered events are in the dump: they must not reach the new journal."""
+    journal = Journal(path, "abc")
+    journal.append(EVENTS[0])
+    journal.restart("def")
+    journal.close()
+    assert read_journal(path, "def") == []
+    journal = Journal(path, "abc")
+    journal.append(EVENTS[0])
+    journal.discard()
+    assert not os.path.exists(path)
 
 
 def test_other_base(path):
@@ -151,7 +200,7 @@ def test_directory(tmp_path):
         b"\x00" * 100,
         msgpack.packb([1, 2, 3]),
         msgpack.packb({"format": "something-else", "version": 1, "base": "abc"}),
-        msgpack.packb({"format": JOURNAL_FORMAT, "version": 2, "base": "abc"}),
+        msgpack.packb({"format": JOURNAL_FORMAT, "version": 1, "base": "abc"}),
         msgpack.packb({"format": JOURNAL_FORMAT, "base": "abc"}),
         msgpack.packb({"format": JOURNAL_FORMAT, "version": JOURNAL_VERSION, "base": "abc"})[:-2],
     ],
@@ -204,6 +253,7 @@ def test_damaged_record_keeps_what_came_before(path):
     journal = Journal(path, "abc")
     journal.append(EVENTS[0])
     journal.append(EVENTS[1])
+    journal.flush()
     with open(path, "ab") as fh:
         fh.write(msgpack.packb({"event": "Bogus", "step": "x"}))
     journal.append(EVENTS[2])
@@ -226,6 +276,7 @@ def test_damaged_record_keeps_what_came_before(path):
 def test_wrong_record_types(path, record):
     journal = Journal(path, "abc")
     journal.append(EVENTS[0])
+    journal.flush()
     with open(path, "ab") as fh:
         fh.write(msgpack.packb(record))
     journal.close()

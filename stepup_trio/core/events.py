@@ -3,6 +3,8 @@
 Between two dumps, the director appends every event to ``.stepup/journal.mpk``. When the
 director is killed, the next run loads the last dump and applies the journal's events in the
 same order, which rebuilds the same graph: steps that had succeeded are skipped, not redone.
+The events apply to the workflow as it was loaded: a session that dissolved it to replay the
+plan starts its journal with :class:`Restarted`.
 """
 
 import attrs
@@ -73,7 +75,8 @@ class Changed:
 
 @attrs.frozen
 class Restarted:
-    """The user asked to replay everything (key t) or to start from scratch (key f)."""
+    """The workflow was dissolved and booted again: after loading a dump in which something
+    changed, or when the user asked to replay everything (key t) or start from scratch (f)."""
 
     plan: str
     from_scratch: bool
@@ -88,8 +91,7 @@ def apply_event(workflow: Workflow, event: Event) -> None:
         workflow.apply_changes(event.deleted, event.updated)
         return
     if isinstance(event, Restarted):
-        workflow.dissolve(event.from_scratch)
-        workflow.define_boot(event.plan)
+        workflow.restart(event.plan, event.from_scratch)
         return
     key = event.creator if isinstance(event, Performed) else event.step
     node = workflow.graph.get(key)

@@ -250,6 +250,17 @@ class Execution:
         self._queue_consumers(outputs)
         return True
 
+    def keep_skipped(self, step: StepNode, hashes: Mapping[str, FileHash]) -> bool:
+        """A restart found the step unchanged and keeps it as loaded (stepup_trio.core.restart).
+
+        Only the file hashes are brought up to date (a touched file keeps its digest but has a
+        new mtime). Returns True when one of them differs from the stored one.
+        """
+        before = [node.hash for node in step.suppliers] + [node.hash for node in step.consumers]
+        self._store_hashes(step, hashes)
+        after = [node.hash for node in step.suppliers] + [node.hash for node in step.consumers]
+        return before != after
+
     def replayable(self, step: StepNode) -> bool:
         """A step with a hash and a recording may be skipped if its hash is unchanged."""
         return step.hash is not None and step.recording is not None

@@ -1,5 +1,6 @@
 """Path conventions of the graph: normalized strings, a trailing slash for directories."""
 
+import functools
 import os.path
 import re
 
@@ -24,11 +25,17 @@ def normalize(path: str) -> str:
     return normed
 
 
+# Both are asked for the same paths over and over when a large plan is replayed.
+_CACHE_SIZE = 1 << 16
+
+
+@functools.lru_cache(maxsize=_CACHE_SIZE)
 def is_always_static(path: str) -> bool:
     """``./``, ``/`` and chains of ``../`` exist by definition: the root creates them."""
     return _ALWAYS_STATIC.match(path) is not None
 
 
+@functools.lru_cache(maxsize=_CACHE_SIZE)
 def parent_path(path: str) -> str | None:
     """The directory that contains ``path``; ``None`` for ``./`` and ``/``.
 

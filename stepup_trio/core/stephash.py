@@ -14,6 +14,7 @@ import hashlib
 from collections.abc import Iterable, Mapping
 
 import attrs
+import msgpack
 
 from stepup_trio.hashing import FileHash
 
@@ -33,30 +34,14 @@ class StepHash:
         return self.inputs is not None
 
 
-class _Words:
-    """Feeds typed, length-prefixed words to BLAKE2b, so that no two sequences collide."""
+def _pack(obj: object) -> bytes:
+    # msgpack is typed and self-delimiting: no two different sequences of words give the same
+    # bytes. Paths may hold undecodable bytes (surrogateescape), which are kept apart too.
+    return msgpack.packb(obj, use_bin_type=True, unicode_errors="surrogateescape")
 
-    def __init__(self) -> None:
-        self.hasher = hashlib.blake2b()
 
-    def add(self, word: bytes | str | int | None) -> None:
-        if word is None:
-            self.hasher.update(b"\0")
-            return
-        if isinstance(word, int):
-            self.hasher.update(b"\3" + word.to_bytes(8, "big", signed=True))
-            return
-        if isinstance(word, str):
-            tag, data = b"\1", word.encode("utf-8", errors="surrogateescape")
-        else:
-            tag, data = b"\2", word
-        self.hasher.update(tag + len(data).to_bytes(8, "big") + data)
-
-    def add_file(self, path: str, file_hash: FileHash) -> None:
-        self.add(path)
-        self.add(file_hash.mode)
-        self.add(file_hash.size)
-        self.add(file_hash.digest)
+def _files(pairs: list[tuple[str, FileHash]]) -> list[tuple[str, int, int, bytes]]:
+    return [(path, h.mode, h.size, h.digest) for path, h in pairs]
 
 
 def compute_step_hash(
@@ -66,23 +51,24 @@ def compute_step_hash(
     outputs: Iterable[tuple[str, FileHash]],
     extended: bool = False,
 ) -> StepHash:
-    """Hash a step from its key, input hashes, variable values and output hashes."""
-    inputs = sorted(inputs)
-    outputs = sorted(outputs)
-    words = _Words()
-    words.add(key)
-    words.add("__inp_paths__")
-    for path, file_hash in inputs:
-        words.add_file(path, file_hash)
-    words.add("__env_vars__")
-    for name, value in sorted(env.items()):
-        words.add(name)
-        words.add(value)
-    words.add("__out_paths__")
-    inp_digest = words.hasher.copy().digest()
-    for path, file_hash in outputs:
-        words.add_file(path, file_hash)
-    digest = words.hasher.digest()
+    """Hash a step from its key, input hashes, variable values and output hashes.
+
+    The input section (key, inputs, variables) and the output section are each packed in one
+    go: building the words one by one in Python cost more than the hashing itself.
+    """
+    inputs = sorted(inputs, key=_path)
+    outputs = sorted(outputs, key=_path)
+    hasher = hashlib.blake2b(_pack((key, _files(inputs), sorted(env.items()))))
+    inp_digest = hasher.digest()
+    if outputs:
+        hasher.update(_pack(_files(outputs)))
+        digest = hasher.digest()
+    else:
+        digest = inp_digest
     if not extended:
         return StepHash(digest, inp_digest)
     return StepHash(digest, inp_digest, dict(inputs), dict(env), dict(outputs))
+
+
+def _path(pair: tuple[str, FileHash]) -> str:
+    return pair[0]

@@ -84,6 +84,11 @@ class Workflow(Execution, Changes):
         self.declare_static(root, [plan])
         return self.define_step(root, f"./{plan}", inp=[plan])
 
+    def restart(self, plan: str = "plan.py", from_scratch: bool = False) -> StepNode:
+        """Dissolve and boot again: replaying the plan takes back whatever is still defined."""
+        self.dissolve(from_scratch)
+        return self.define_boot(plan)
+
     def dissolve(self, from_scratch: bool = False) -> None:
         """Hand every node to the vacuum and drop the relations of steps.
 

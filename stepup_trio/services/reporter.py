@@ -10,10 +10,13 @@ import os
 import sys
 import time
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.text import Text
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
 
 __all__ = ["Reporter", "rule"]
 
@@ -63,6 +66,9 @@ class Reporter:
     def start_progress(self, num_workers: int) -> None:
         if not self.interactive or self._progress is not None:
             return
+        # Only a terminal shows progress: piped runs need not import it.
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
         self._progress = Progress(
             TextColumn("{task.description}"),
             BarColumn(),

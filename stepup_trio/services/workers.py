@@ -135,6 +135,13 @@ class WorkerPool:
     async def acquire(self) -> Worker:
         return await self._receive.receive()
 
+    def try_acquire(self) -> Worker | None:
+        """An idle worker without waiting, or None: no checkpoint, for the skip fast path."""
+        try:
+            return self._receive.receive_nowait()
+        except trio.WouldBlock:
+            return None
+
     def release(self, worker: Worker) -> None:
         self._send.send_nowait(worker)
 

@@ -1,0 +1,193 @@
+"""A restart in which nothing changed, without dissolving and replaying the whole workflow.
+
+After loading a dump, the workflow is normally dissolved: every node goes to the vacuum, the
+plan is skipped and its recording replayed, which defines each step again, and so on down the
+tree. When nothing changed, that rebuilds exactly the graph that was loaded, at a cost of tens
+of microseconds per step.
+
+:func:`skip_order` checks that the loaded workflow is a complete build of the kind that a
+replay reproduces node for node, and returns the steps in the order in which that replay would
+skip them (so the terminal shows the same SKIP lines). The director then only has to verify
+each step's hash. Anything unusual (failed or pending steps, orphans, optional steps, pools,
+globs, a recording that does not match the graph) returns None, and the caller takes the
+general path. Pure: no I/O.
+"""
+
+from collections import deque
+from typing import Any
+
+from stepup_trio.core.actions import Amend, DeclareStatic, DefineStep
+from stepup_trio.core.states import FileState, Mandatory, StepState
+from stepup_trio.core.workflow import required_dirs
+from stepup_trio.kinds.step import step_key
+
+__all__ = ["skip_order"]
+
+StepNode = Any
+FileNode = Any
+Workflow = Any
+
+
+class _NotPlain(Exception):
+    """The loaded workflow needs the general path."""
+
+
+def skip_order(workflow: Workflow, plan: str) -> list[StepNode] | None:
+    """The order in which a replay of the loaded workflow would skip its steps, or None.
+
+    Each step is expected to be skipped; the caller checks its hash and gives up on the
+    first one that changed.
+    """
+    try:
+        return _Simulation(workflow, plan).run()
+    except _NotPlain:
+        return None
+
+
+class _Simulation:
+    """Follows the scheduler's rules on the loaded graph: a first-in first-out queue of steps
+    whose inputs are available, in which a skipped step makes its outputs available, and then
+    declares and defines what its recording says, queueing each step that became ready."""
+
+    def __init__(self, workflow: Workflow, plan: str) -> None:
+        self.workflow = workflow
+        self.graph = workflow.graph
+        self.plan = plan
+        # Step -> rank of its definition: the order in which a replay links consumers.
+        self.defined: dict[StepNode, int] = {}
+        self.available: set[FileNode] = set()
+        self.confirmed: set[Any] = set()
+        self.queued: set[StepNode] = set()
+        self.queue: deque[StepNode] = deque()
+        # Non-volatile outputs of each step, in the order a replay links them.
+        self.outputs: dict[StepNode, list[FileNode]] = {}
+
+    def run(self) -> list[StepNode]:
+        self._check_plain()
+        root = self.graph.root
+        boot = self.workflow.step(step_key(f"./{self.plan}", "./"))
+        plan_file = self.workflow.file(self.plan)
+        if boot is None or boot.creator is not root or plan_file is None:
+            raise _NotPlain
+        for node in root.products:
+            if node.kind == "file" and node.state == FileState.STATIC:
+                self._confirm(node, root)
+                self.available.add(node)
+        if plan_file not in self.available:
+            raise _NotPlain
+        self._define(boot, root)
+        order = []
+        while self.queue:
+            step = self.queue.popleft()
+            order.append(step)
+            self._skip(step)
+        if len(self.confirmed) != len(self.graph) - 2:
+            raise _NotPlain  # Some node would not be defined again: it must be cleaned.
+        return order
+
+    def _check_plain(self) -> None:
+        """A complete, successful build without the features that need the general path."""
+        if self.graph.vacuum.products or self.workflow.deferred:
+            raise _NotPlain
+        for node in self.graph:
+            if node.kind == "step":
+                if (
+                    node.state != StepState.SUCCEEDED
+                    or node.hash is None
+                    or node.recording is None
+                    or node.mandatory != Mandatory.YES
+                    or node.pool is not None
+                    or node.pools
+                    or node.globs
+                    or node.block
+                ):
+                    raise _NotPlain
+            elif node.kind == "file":
+                if node.state not in (FileState.STATIC, FileState.BUILT, FileState.VOLATILE):
+                    raise _NotPlain
+            elif node.kind not in ("root", "vacuum"):
+                raise _NotPlain  # Kinds from plugins take the general path.
+
+    def _confirm(self, node: Any, creator: Any) -> None:
+        if node.creator is not creator or node in self.confirmed:
+            raise _NotPlain
+        self.confirmed.add(node)
+
+    def _define(self, step: StepNode, creator: Any) -> None:
+        """As define_step: the step and its outputs are taken back, with the relations that
+        its definition (and what it amended) gives them."""
+        self._confirm(step, creator)
+        self.defined[step] = len(self.defined)
+        required = required_dirs(step.workdir, list(step.out), list(step.vol))
+        inputs = {*step.inp, *required, *step.amended_inp}
+        if {node.local_key for node in step.suppliers} != inputs or not all(
+            node.kind == "file" for node in step.suppliers
+        ):
+            raise _NotPlain
+        outputs = []
+        for path in (*step.out, *step.vol, *step.amended_out, *step.amended_vol):
+            node = self.workflow.file(path)
+            if node is None:
+                raise _NotPlain
+            self._confirm(node, step)
+            outputs.append(node)
+        if len(outputs) != len(step.consumers) or not all(n in step.consumers for n in outputs):
+            raise _NotPlain
+        self.outputs[step] = [node for node in outputs if node.state != FileState.VOLATILE]
+        self._try_queue(step)
+
+    def _try_queue(self, step: StepNode) -> None:
+        if (
+            step in self.defined
+            and step not in self.queued
+            and all(supplier in self.available for supplier in step.suppliers)
+        ):
+            self.queued.add(step)
+            self.queue.append(step)
+
+    def _queue_consumers(self, node: FileNode) -> None:
+        """Consumers in the order a replay links them: the order of their definitions."""
+        consumers = [c for c in node.consumers if c.kind == "step" and c in self.defined]
+        consumers.sort(key=self.defined.__getitem__)
+        for consumer in consumers:
+            self._try_queue(consumer)
+
+    def _skip(self, step: StepNode) -> None:
+        outputs = self.outputs[step]
+        # As Execution.skip: the outputs are built before the recording is replayed ...
+        self.available.update(outputs)
+        for action in step.recording:
+            if isinstance(action, DefineStep):
+                self._define(self._recorded_step(action, step), step)
+            elif isinstance(action, DeclareStatic):
+                nodes = []
+                for path in sorted(set(action.paths)):
+                    node = self.workflow.file(path)
+                    if node is None or node.state != FileState.STATIC:
+                        raise _NotPlain
+                    self._confirm(node, step)
+                    self.available.add(node)
+                    nodes.append(node)
+                for node in nodes:
+                    self._queue_consumers(node)
+            elif not isinstance(action, Amend):
+                raise _NotPlain
+        # ... and then their consumers are queued.
+        for node in outputs:
+            self._queue_consumers(node)
+
+    def _recorded_step(self, action: DefineStep, creator: StepNode) -> StepNode:
+        """The step a recorded definition recycles, if the replay would leave it as it is."""
+        step = self.workflow.step(step_key(action.command, action.workdir))
+        if (
+            step is None
+            or action.optional
+            or action.pool is not None
+            or action.block
+            or step.inp != tuple(sorted(set(action.inp)))
+            or step.out != tuple(sorted(set(action.out)))
+            or step.vol != tuple(sorted(set(action.vol)))
+            or step.env_vars != tuple(sorted(set(action.env)))
+        ):
+            raise _NotPlain
+        return step
