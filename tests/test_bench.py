@@ -1,43 +1,65 @@
 """``python -m stepup_trio.bench --quick --json`` works: it proves the benchmark runs, not speed."""
 
 import json
+import shlex
+import shutil
 import subprocess
 import sys
 
 import pytest
 
+from stepup_trio.bench.memory import process_label
+from stepup_trio.bench.ninja import build_ninja_text
+from stepup_trio.bench.report import format_report
+from stepup_trio.bench.tools import stepup_command
+from stepup_trio.bench.workloads import SHAPES, generate, tree_leaves, tree_size
+
+SHAPE_NAMES = ["wide", "chain", "tree", "bigfiles"]
+
+
+def bench(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "stepup_trio.bench", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def bench_json(*args: str) -> dict:
+    result = bench(*args, "--json")
+    assert result.returncode == 0, result.stdout + result.stderr
+    return json.loads(result.stdout)
+
 
 @pytest.fixture(scope="module")
 def report() -> dict:
-    result = subprocess.run(
-        [sys.executable, "-m", "stepup_trio.bench", "--quick", "--json"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        stdin=subprocess.DEVNULL,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    return json.loads(result.stdout)
+    return bench_json("--quick")
 
 
 def test_meta(report):
     meta = report["meta"]
     assert meta["quick"] is True
     assert meta["steps"] == [100, 300]
-    assert meta["shapes"] == ["wide", "chain"]
+    assert meta["shapes"] == SHAPE_NAMES
     assert meta["repeat"] == 1
     assert meta["workers"] == 2
     assert meta["nproc"] >= 1
+    [tool] = meta["tools"]
+    assert tool["name"] == "stepup"
+    assert tool["kind"] == "stepup"
 
 
 def test_e2e_rows(report):
     rows = report["e2e"]
     assert [(row["shape"], row["steps"]) for row in rows] == [
-        ("wide", 100),
-        ("wide", 300),
-        ("chain", 100),
-        ("chain", 300),
+        (shape, steps) for shape in SHAPE_NAMES for steps in (100, 300)
     ]
+    # tree: the most leaves that fit in N steps; bigfiles: one step per 100 of N.
+    tree = [tree_size(tree_leaves(n)) for n in (100, 300)]
+    assert [row["step_count"] for row in rows] == [100, 300, 100, 300, *tree, 1, 3]
+    assert tree == [100, 299]
     for row in rows:
         assert row["error"] is None, row
         assert row["tool"] == "stepup"
@@ -46,19 +68,36 @@ def test_e2e_rows(report):
         assert all(time > 0 for time in row["noop_s"])
         assert row["noop_min_s"] <= row["noop_median_s"] <= row["noop_max_s"]
         assert row["noop_per_step_us"] > 0
+        assert row["noop_started"] == [0]
         # --quick skips the rebuild after one change.
         assert row["change_s"] is None
+        assert row["change_memory"] is None
+
+
+def test_e2e_memory(report):
+    """Memory comes from /proc samples of the tool's processes; the director is the largest."""
+    for row in report["e2e"]:
+        assert row["cold_memory"]["rss_bytes"] > 1e6, row
+        assert row["cold_memory"]["tree_rss_bytes"] >= row["cold_memory"]["rss_bytes"]
+        [noop] = row["noop_memory"]
+        assert noop["rss_bytes"] > 1e6
+        assert row["peak_rss_bytes"] >= noop["rss_bytes"]
+        assert row["peak_rss_process"] == "stepup"
+        assert row["rss_per_step_bytes"] == row["peak_rss_bytes"] / row["step_count"]
 
 
 def test_growth(report):
     growth = report["e2e_growth"]
     assert [(row["shape"], row["from_steps"], row["to_steps"]) for row in growth] == [
-        ("wide", 100, 300),
-        ("chain", 100, 300),
+        (shape, 100, 300) for shape in SHAPE_NAMES
     ]
     for row in growth:
-        assert row["steps_ratio"] == 3.0
+        assert row["steps_ratio"] == pytest.approx(3.0, rel=0.01)
+        assert row["cold_ratio"] > 0
         assert row["noop_ratio"] > 0
+        assert row["memory_ratio"] > 0
+        assert row["change_ratio"] is None
+    assert report["e2e_compare"] == []
 
 
 def test_meta_groups(report):
@@ -126,3 +165,128 @@ def test_unknown_group():
     )
     assert result.returncode == 2
     assert "unknown group(s) nope" in result.stderr
+
+
+@pytest.fixture(scope="module")
+def compared_run() -> subprocess.CompletedProcess:
+    """Our stepup against itself as a stepup-compatible command, and ninja if installed."""
+    other = shlex.join([*stepup_command(), "-n", "-w", "2"])
+    ninja = ["--compare", "ninja"] if shutil.which("ninja") else []
+    result = bench(
+        "--groups", "e2e", "--steps", "5", "--shapes", "tree,bigfiles", "--repeat", "2",
+        "--compare", other, *ninja, "--json",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result
+
+
+@pytest.fixture(scope="module")
+def compared(compared_run) -> dict:
+    return json.loads(compared_run.stdout)
+
+
+def test_compare_alternates(compared, compared_run):
+    """Cold builds, then each no-op round, then the one-change rebuilds, tool after tool."""
+    names = [tool["name"] for tool in compared["meta"]["tools"]]
+    progress = [line for line in compared_run.stderr.splitlines() if line.startswith("tree 5: ")]
+    runs = ["cold build", "no-op rebuild 1/2", "no-op rebuild 2/2", "one-change rebuild"]
+    assert progress == [f"tree 5: {name}: {run}" for run in runs for name in names]
+
+
+def test_compare_rows(compared):
+    """Each tool gets a row per workload; the one-change rebuild runs without --quick."""
+    names = [tool["name"] for tool in compared["meta"]["tools"]]
+    assert names[0] == "stepup"
+    assert compared["meta"]["tools"][1]["kind"] == "stepup-like"
+    rows = compared["e2e"]
+    assert [(row["shape"], row["tool"]) for row in rows] == [
+        (shape, name) for shape in ("tree", "bigfiles") for name in names
+    ]
+    for row in rows:
+        assert row["error"] is None, row
+        assert len(row["noop_s"]) == 2
+        assert row["change_s"] > 0
+        assert row["peak_rss_bytes"] > 0
+    # One changed input reruns its leaf and the root above it (a tree of 5 steps has 4 leaves).
+    assert {(row["shape"], row["change_started"]) for row in rows} == {("tree", 2), ("bigfiles", 1)}
+
+
+def test_compare_ratios(compared):
+    compare = compared["e2e_compare"]
+    others = len(compared["meta"]["tools"]) - 1
+    assert len(compare) == 2 * others
+    for row in compare:
+        assert row["tool"] != "stepup"
+        for key in ["cold_ratio", "noop_ratio", "change_ratio", "memory_ratio"]:
+            assert row[key] > 0, key
+    # One size only: nothing to grow from.
+    assert compared["e2e_growth"] == []
+
+
+@pytest.mark.skipif(shutil.which("ninja") is None, reason="ninja is not installed")
+def test_compare_ninja(compared):
+    rows = [row for row in compared["e2e"] if row["tool"] == "ninja"]
+    assert len(rows) == 2
+    for row in rows:
+        assert row["kind"] == "ninja"
+        assert row["noop_started"] == [0, 0]
+        assert row["peak_rss_process"] == "ninja"
+
+
+def test_compare_table(compared):
+    """The plain report names the tools and has the memory and ratio tables."""
+    text = format_report(compared["meta"], compared["e2e"])
+    other = compared["meta"]["tools"][1]["name"]
+    assert f"  {other}: {other}" in text
+    assert "Memory (sampled from /proc)" in text
+    assert "Compared tools: other / stepup" in text
+    assert "ERROR" not in text
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--shapes", "wide,nope"], "unknown shape(s) nope"),
+        (["--steps", "0"], "must be at least 1"),
+        (["--compare", "no-such-tool-xyz"], "'no-such-tool-xyz': not found on PATH"),
+        (["--compare", "/nonexistent/stepup -n"], "not an executable file"),
+        (["--compare", ""], "empty compare command"),
+        (["--compare", sys.executable], "needs -n"),
+        (["--compare", "ninja", "--groups", "hashing"], "--compare needs the e2e group"),
+    ],
+)
+def test_bad_arguments(args, message):
+    """Bad values stop before any run, with a message and exit code 2, not a traceback."""
+    result = bench(*args, timeout=60)
+    assert result.returncode == 2, result.stderr
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("n", [1, 2, 5, 21, 100, 1000, 20000])
+def test_tree_size(n):
+    """The tree has the most leaves that fit in N steps: exactly N for most N."""
+    leaves = tree_leaves(n)
+    assert tree_size(leaves) <= n
+    assert leaves == 1 or tree_size(leaves + 1) > n
+
+
+@pytest.mark.parametrize("shape", SHAPE_NAMES)
+def test_workload_files(tmp_path, shape):
+    """plan.py uses stepup.core.api only, and build.ninja has one edge per step."""
+    workload = generate(shape, tmp_path, 10)
+    plan = (tmp_path / "plan.py").read_text()
+    assert plan.startswith("#!/usr/bin/env python\n")
+    assert "from stepup.core.api import mkdir, static, step" in plan
+    assert "import stepup_trio" not in plan and "from stepup_trio" not in plan
+    assert all(workload.path(path).is_file() for path in workload.static)
+    assert workload.change in workload.static
+    ninja = build_ninja_text(workload)
+    assert ninja.count("\nbuild ") == workload.step_count
+    assert set(SHAPES) == set(SHAPE_NAMES)
+
+
+def test_process_label():
+    assert process_label(["/v/bin/python3", "/v/bin/stepup", "-n"]) == "stepup"
+    assert process_label(["python", "-m", "stepup.core.director", "x"]) == "stepup.core.director"
+    assert process_label(["/usr/bin/ninja", "-j2"]) == "ninja"

@@ -8,16 +8,17 @@ import sys
 from collections.abc import Sequence
 
 from stepup_trio.bench.e2e import bench_workload
+from stepup_trio.bench.e2e_report import summarize
 from stepup_trio.bench.hashing import bench_hashing
 from stepup_trio.bench.report import (
     format_report,
     metadata,
-    summarize,
     summarize_hashing,
     summarize_scheduling,
     to_json,
 )
 from stepup_trio.bench.scheduling import SCHED_SHAPES, bench_scheduling
+from stepup_trio.bench.tools import Tool, compare_tool, stepup_tool, unique_names
 from stepup_trio.bench.workloads import SHAPES
 
 __all__ = ["main", "parse_args"]
@@ -26,7 +27,7 @@ DEFAULT_STEPS = [1000, 10000]
 DEFAULT_REPEAT = 3
 QUICK_STEPS = [100, 300]
 QUICK_REPEAT = 1
-DEFAULT_SHAPES = "wide,chain"
+DEFAULT_SHAPES = ",".join(SHAPES)
 GROUPS = ("e2e", "scheduling", "hashing")
 # The in-process scheduler is cheap, so --quick still runs a graph of a useful size.
 SCHED_QUICK_STEPS = [1000]
@@ -139,11 +140,26 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--workers",
         type=positive_int,
         default=2,
-        help="Workers of stepup, its -w option (default: %(default)s)",
+        help="Workers of stepup (its -w) and of ninja (its -j) (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--compare",
+        action="append",
+        default=[],
+        metavar="CMD",
+        help="Also time another tool on the e2e workloads, alternately with stepup, each in "
+        "its own copy: 'ninja' (a generated build.ninja, run with -j WORKERS) or a "
+        "stepup-compatible command line, e.g. '/tmp/ref/bin/stepup -n -w2'. May be repeated.",
     )
     args = parser.parse_args(argv)
     if args.steps is not None and "scheduling" in args.groups and max(args.steps) > SCHED_MAX_STEPS:
         parser.error(f"scheduling takes at most {SCHED_MAX_STEPS} steps, got {max(args.steps)}")
+    if args.compare and "e2e" not in args.groups:
+        parser.error("--compare needs the e2e group (--groups e2e,...)")
+    try:
+        args.tools = e2e_tools(args.compare, args.workers)
+    except ValueError as exc:
+        parser.error(f"argument --compare: {exc}")
     args.sched_steps = args.steps or (SCHED_QUICK_STEPS if args.quick else DEFAULT_STEPS)
     if args.steps is None:
         args.steps = QUICK_STEPS if args.quick else DEFAULT_STEPS
@@ -156,24 +172,29 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return args
 
 
+def e2e_tools(compare: list[str], workers: int) -> list[Tool]:
+    """This stepup first (the ratios divide by it), then each ``--compare`` tool."""
+    return unique_names([stepup_tool(workers), *(compare_tool(cmd, workers) for cmd in compare)])
+
+
 def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
 def run_e2e(args: argparse.Namespace) -> list[dict]:
-    """Every shape at every size, each in its own fresh folder."""
+    """Every shape at every size, each in fresh folders: one row per tool."""
     rows = []
     for shape in args.shapes:
         for steps in args.steps:
-            result = bench_workload(
+            results = bench_workload(
                 shape,
                 steps,
-                workers=args.workers,
+                tools=args.tools,
                 repeat=args.repeat,
                 with_change=not args.quick,
                 log=log,
             )
-            rows.append(summarize(result))
+            rows.extend(summarize(result) for result in results)
     return rows
 
 
@@ -201,6 +222,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         steps=args.steps,
         repeat=args.repeat,
         workers=args.workers,
+        tools=[{"name": t.name, "kind": str(t.kind), "argv": t.argv} for t in args.tools],
         sched_shapes=args.sched_shapes,
         sched_steps=args.sched_steps,
         hash_mib=args.hash_mib,

@@ -1,97 +1,245 @@
 """Generated end-to-end workloads: a plan.py and its input files in a fresh folder.
 
-Each shape is a function ``(folder, n) -> Workload`` registered in :data:`SHAPES`, so a new
-shape (tree, big files, ...) is one more function and one more entry.
+The steps of each shape come from one small "graph function" that returns the static inputs
+and the steps as ``(command, inputs, output)`` triples. Its source is copied into plan.py, and
+the same function gives the graph to :mod:`stepup_trio.bench.ninja`, so that stepup, StepUp
+1.3.1 and ninja build exactly the same graph. The graph functions use only builtins and the
+plan imports only ``stepup.core.api``, so the plan runs unchanged with StepUp 1.3.1.
 """
 
-import textwrap
+import dataclasses
+import inspect
+import os
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["SHAPES", "Workload", "generate"]
+__all__ = [
+    "BIG_FILE_MIB",
+    "BIG_STEPS_PER",
+    "SHAPES",
+    "Graph",
+    "StepSpec",
+    "Workload",
+    "copy_workload",
+    "disk_estimate",
+    "generate",
+    "tree_leaves",
+]
 
 SHEBANG = "#!/usr/bin/env python"
+MIB = 1 << 20
+# bigfiles: one step per BIG_STEPS_PER steps of N, each copying a BIG_FILE_MIB file. N=1000
+# gives 10 steps: 160 MiB of inputs and 160 MiB of outputs, about 1 GB with two compared tools.
+BIG_FILE_MIB = 16
+BIG_STEPS_PER = 100
+TREE_FAN_IN = 4
+
+# (command with ${inp} and ${out}, input paths, output path), as passed to step().
+StepSpec = tuple[str, list[str], str]
+Graph = tuple[list[str], list[StepSpec]]
 
 
 @dataclass(frozen=True)
 class Workload:
-    """What a generator wrote, and what the runner needs to know about it."""
+    """What a generator wrote, and what the runner needs to know about it.
+
+    Paths are relative to ``folder``, so that a copy for another tool only changes the folder.
+    """
 
     shape: str
-    steps: int
+    # The size asked for (N of --steps); the graph has ``len(steps)`` steps.
+    size: int
     folder: Path
+    static: list[str] = dataclasses.field(repr=False)
+    steps: list[StepSpec] = dataclasses.field(repr=False)
     # The input file that the one-change rebuild modifies.
-    change_path: Path
-    # An output that must have the content of change_path after every build: a cheap check
-    # that a fast run also gave the right result.
-    probe_path: Path
+    change: str
+    # An output that must equal the concatenation of probe_sources after every build: a cheap
+    # check that a fast run also gave the right result.
+    probe: str
+    probe_sources: tuple[str, ...]
+
+    @property
+    def step_count(self) -> int:
+        return len(self.steps)
+
+    def path(self, relative: str) -> Path:
+        return self.folder / relative
 
 
-def write_plan(folder: Path, body: str) -> Path:
+# The graph functions below are copied into plan.py: builtins only, no module globals.
+
+
+def copies(n: int, ext: str) -> Graph:
+    """N independent copies in/i -> out/i."""
+    inputs = [f"in/{i}{ext}" for i in range(n)]
+    steps = [("cp ${inp} ${out}", [path], f"out/{i}{ext}") for i, path in enumerate(inputs)]
+    return inputs, steps
+
+
+def chain_graph(n: int) -> Graph:
+    """Step 0 copies in/0.txt, step i copies the output of step i-1."""
+    steps = [("cp ${inp} ${out}", ["in/0.txt"], "out/0.txt")]
+    for i in range(1, n):
+        steps.append(("cp ${inp} ${out}", [f"out/{i - 1}.txt"], f"out/{i}.txt"))
+    return ["in/0.txt"], steps
+
+
+def tree_graph(leaves: int) -> Graph:
+    """Layer 0 copies each input; each next layer cats 4 outputs of the one below into one."""
+    inputs = [f"in/{i}.txt" for i in range(leaves)]
+    steps = []
+    layer = []
+    for i, path in enumerate(inputs):
+        layer.append(f"out/0_{i}.txt")
+        steps.append(("cp ${inp} ${out}", [path], layer[-1]))
+    depth = 0
+    while len(layer) > 1:
+        depth += 1
+        below, layer = layer, []
+        for j in range(0, len(below), 4):
+            layer.append(f"out/{depth}_{j // 4}.txt")
+            steps.append(("cat ${inp} > ${out}", below[j : j + 4], layer[-1]))
+    return inputs, steps
+
+
+def tree_size(leaves: int) -> int:
+    """Steps of tree_graph(leaves), without building it."""
+    total = layer = leaves
+    while layer > 1:
+        layer = -(-layer // TREE_FAN_IN)
+        total += layer
+    return total
+
+
+def tree_leaves(n: int) -> int:
+    """The most leaves whose tree has at most ``n`` steps (at least one): about 3n/4."""
+    leaves = max(1, n * (TREE_FAN_IN - 1) // TREE_FAN_IN + 1)
+    while leaves > 1 and tree_size(leaves) > n:
+        leaves -= 1
+    return leaves
+
+
+def big_steps(n: int) -> int:
+    return max(1, n // BIG_STEPS_PER)
+
+
+def plan_text(function: Callable[..., Graph], args: str) -> str:
+    """plan.py: the graph function's source, then one static(), mkdir() and step() per step."""
+    return "\n".join(
+        [
+            SHEBANG,
+            '"""A benchmark workload, written by python -m stepup_trio.bench."""',
+            "",
+            "from __future__ import annotations",
+            "",
+            "from stepup.core.api import mkdir, static, step",
+            "",
+            "",
+            inspect.getsource(function).rstrip(),
+            "",
+            "",
+            f"STATIC, STEPS = {function.__name__}({args})",
+            'static("in/", STATIC)',
+            'mkdir("out/")',
+            "for command, inp, out in STEPS:",
+            "    step(command, inp=inp, out=out)",
+            "",
+        ]
+    )
+
+
+def write_plan(folder: Path, function: Callable[..., Graph], args: str) -> Path:
     """Write an executable plan.py: stepup refuses a plan without shebang or exec bit."""
     path = folder / "plan.py"
-    path.write_text(SHEBANG + "\n" + textwrap.dedent(body).lstrip("\n"))
+    path.write_text(plan_text(function, args))
     path.chmod(0o755)
     return path
 
 
-def write_inputs(folder: Path, count: int) -> list[Path]:
-    """Write in/0.txt ... in/{count-1}.txt, each with distinct content."""
-    indir = folder / "in"
-    indir.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for i in range(count):
-        path = indir / f"{i}.txt"
-        path.write_text(f"input {i}\n")
-        paths.append(path)
-    return paths
+def write_text_inputs(folder: Path, paths: list[str]) -> None:
+    """Each small input gets distinct content, so the tree's root proves the order of cat."""
+    (folder / "in").mkdir(parents=True, exist_ok=True)
+    for i, path in enumerate(paths):
+        (folder / path).write_text(f"input {i}\n")
+
+
+def write_big_inputs(folder: Path, paths: list[str], size: int) -> None:
+    """Random bytes (nothing to compress or deduplicate), made distinct by a per-file header."""
+    (folder / "in").mkdir(parents=True, exist_ok=True)
+    block = os.urandom(size)
+    for i, path in enumerate(paths):
+        header = f"big input {i}\n".encode()
+        with open(folder / path, "wb") as stream:
+            stream.write(header)
+            stream.write(memoryview(block)[len(header) :])
+
+
+def make(folder: Path, function: Callable[..., Graph], *args: int | str) -> Graph:
+    """Write plan.py for ``function(*args)`` and return its graph."""
+    folder.mkdir(parents=True, exist_ok=True)
+    write_plan(folder, function, ", ".join(map(repr, args)))
+    return function(*args)
 
 
 def wide(folder: Path, n: int) -> Workload:
     """N independent copies: the best case for parallel scheduling and for skipping."""
-    inputs = write_inputs(folder, n)
-    write_plan(
-        folder,
-        f"""
-        from stepup.core.api import mkdir, static, step
-
-        N = {n}
-        static("in/", [f"in/{{i}}.txt" for i in range(N)])
-        mkdir("out/")
-        for i in range(N):
-            step("cp ${{inp}} ${{out}}", inp=f"in/{{i}}.txt", out=f"out/{{i}}.txt")
-        """,
-    )
-    return Workload("wide", n, folder, inputs[0], folder / "out" / "0.txt")
+    static, steps = make(folder, copies, n, ".txt")
+    write_text_inputs(folder, static)
+    return Workload("wide", n, folder, static, steps, static[0], steps[0][2], (static[0],))
 
 
 def chain(folder: Path, n: int) -> Workload:
     """N steps in one line: no parallelism, and a dependency path as deep as the graph."""
-    inputs = write_inputs(folder, 1)
-    write_plan(
-        folder,
-        f"""
-        from stepup.core.api import mkdir, static, step
-
-        N = {n}
-        static("in/", "in/0.txt")
-        mkdir("out/")
-        step("cp ${{inp}} ${{out}}", inp="in/0.txt", out="out/0.txt")
-        for i in range(1, N):
-            step("cp ${{inp}} ${{out}}", inp=f"out/{{i - 1}}.txt", out=f"out/{{i}}.txt")
-        """,
-    )
-    return Workload("chain", n, folder, inputs[0], folder / "out" / f"{n - 1}.txt")
+    static, steps = make(folder, chain_graph, n)
+    write_text_inputs(folder, static)
+    return Workload("chain", n, folder, static, steps, static[0], steps[-1][2], (static[0],))
 
 
-SHAPES: dict[str, Callable[[Path, int], Workload]] = {"wide": wide, "chain": chain}
+def tree(folder: Path, n: int) -> Workload:
+    """About N steps that fan in 4 to 1, layer by layer: some parallelism, many multi-input steps.
+
+    The root is the concatenation of all inputs in order, so it checks the whole tree.
+    """
+    static, steps = make(folder, tree_graph, tree_leaves(n))
+    write_text_inputs(folder, static)
+    return Workload("tree", n, folder, static, steps, static[0], steps[-1][2], tuple(static))
+
+
+def bigfiles(folder: Path, n: int) -> Workload:
+    """N/100 copies of 16 MiB files: file hashing, not step overhead, dominates a build."""
+    static, steps = make(folder, copies, big_steps(n), ".bin")
+    write_big_inputs(folder, static, BIG_FILE_MIB * MIB)
+    return Workload("bigfiles", n, folder, static, steps, static[0], steps[0][2], (static[0],))
+
+
+SHAPES: dict[str, Callable[[Path, int], Workload]] = {
+    "wide": wide,
+    "chain": chain,
+    "tree": tree,
+    "bigfiles": bigfiles,
+}
 
 
 def generate(shape: str, folder: Path, n: int) -> Workload:
-    """Write the workload of ``shape`` with ``n`` steps into ``folder``."""
+    """Write the workload of ``shape`` with size ``n`` into ``folder``."""
     try:
         generator = SHAPES[shape]
     except KeyError:
         raise ValueError(f"unknown shape {shape!r}; known: {', '.join(SHAPES)}") from None
     return generator(folder, n)
+
+
+def disk_estimate(shape: str, n: int) -> int:
+    """Bytes of inputs plus outputs of one copy of the workload (small files count 4 KiB)."""
+    if shape == "bigfiles":
+        return 2 * big_steps(n) * BIG_FILE_MIB * MIB
+    return 2 * 4096 * n
+
+
+def copy_workload(workload: Workload, folder: Path) -> Workload:
+    """The same files in another folder, for another tool: no tool sees another's state."""
+    shutil.copytree(workload.folder, folder)
+    return dataclasses.replace(workload, folder=folder)

@@ -1,0 +1,132 @@
+"""The build tools that the e2e benchmark times: this stepup, and those of ``--compare``.
+
+A tool is a command line run in a workload's folder, plus what the runner needs to check its
+output and to give it the right ``PATH``.
+"""
+
+import os
+import re
+import shlex
+import shutil
+import sys
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+
+__all__ = [
+    "STEPUP_NAME",
+    "Tool",
+    "ToolKind",
+    "child_env",
+    "compare_tool",
+    "stepup_command",
+    "stepup_tool",
+    "unique_names",
+]
+
+STEPUP_NAME = "stepup"
+# -n, --non-interactive, or -n inside a cluster of short options such as -nw2.
+NON_INTERACTIVE = re.compile(r"--non-interactive|-[a-zA-Z]*n[a-zA-Z0-9.]*")
+
+
+class ToolKind(StrEnum):
+    """How a tool's output is checked (all tools: exit code and the probe file)."""
+
+    # This installation's stepup: a no-op rebuild must print no START and a SKIP per step.
+    STEPUP = "stepup"
+    # Another stepup-compatible command (e.g. StepUp 1.3.1): START lines are only counted.
+    STEPUP_LIKE = "stepup-like"
+    # ninja with a generated build.ninja: a no-op rebuild must say "no work to do".
+    NINJA = "ninja"
+
+
+@dataclass(frozen=True)
+class Tool:
+    """A build tool to time: its full command line, run in its own copy of the workload.
+
+    ``bindir`` goes first on ``PATH``, so that the plan's ``#!/usr/bin/env python`` finds the
+    Python in which that tool's stepup is installed.
+    """
+
+    name: str
+    argv: list[str]
+    kind: ToolKind
+    bindir: str
+
+    @property
+    def stepup_output(self) -> bool:
+        return self.kind in (ToolKind.STEPUP, ToolKind.STEPUP_LIKE)
+
+
+def stepup_command() -> list[str]:
+    """The ``stepup`` next to this Python (same venv), else the module of this Python."""
+    exe = Path(sys.executable).parent / "stepup"
+    if exe.is_file() and os.access(exe, os.X_OK):
+        return [str(exe)]
+    return [sys.executable, "-m", "stepup_trio"]
+
+
+def stepup_tool(workers: int) -> Tool:
+    """The stepup of this installation, run once (``-n``) with ``workers`` workers."""
+    argv = [*stepup_command(), "-n", "-w", str(workers)]
+    return Tool(STEPUP_NAME, argv, ToolKind.STEPUP, str(Path(sys.executable).parent))
+
+
+def resolve(program: str) -> str:
+    """The absolute path of ``program`` (a path, or a name looked up on PATH)."""
+    found = shutil.which(program)
+    if found is None:
+        where = "not an executable file" if os.sep in program else "not found on PATH"
+        raise ValueError(f"compare tool {program!r}: {where}")
+    return os.path.abspath(found)
+
+
+def compare_tool(spec: str, workers: int) -> Tool:
+    """A ``--compare`` value as a tool: ``ninja ...`` or a stepup-compatible command line.
+
+    Raise ValueError with a message for the user when the command cannot be used.
+    """
+    try:
+        argv = shlex.split(spec)
+    except ValueError as exc:
+        raise ValueError(f"compare command {spec!r}: {exc}") from None
+    if not argv:
+        raise ValueError("empty compare command")
+    program = resolve(argv[0])
+    bindir = os.path.dirname(program)
+    if os.path.basename(program) == "ninja":
+        jobs = [] if any(arg.startswith("-j") for arg in argv[1:]) else [f"-j{workers}"]
+        return Tool("ninja", [program, *argv[1:], *jobs], ToolKind.NINJA, bindir)
+    if not any(NON_INTERACTIVE.fullmatch(arg) for arg in argv[1:]):
+        raise ValueError(
+            f"compare command {spec!r} needs -n (--non-interactive): without it, stepup "
+            "keeps watching and never exits"
+        )
+    return Tool(shlex.join(argv), [program, *argv[1:]], ToolKind.STEPUP_LIKE, bindir)
+
+
+def unique_names(tools: list[Tool]) -> list[Tool]:
+    """Rename repeated names (``ninja``, ``ninja#2``): rows and ratios are keyed by name."""
+    seen: dict[str, int] = {}
+    result = []
+    for tool in tools:
+        count = seen[tool.name] = seen.get(tool.name, 0) + 1
+        name = tool.name if count == 1 else f"{tool.name}#{count}"
+        result.append(Tool(name, tool.argv, tool.kind, tool.bindir))
+    return result
+
+
+def child_env(tool: Tool) -> dict[str, str]:
+    """This environment with the tool's directory first on PATH and no stepup variables.
+
+    Variables of an enclosing stepup run (STEPUP_*) would confuse the child. Python may write
+    its bytecode caches (PYTHONDONTWRITEBYTECODE is dropped): users have them, and without
+    them every run would compile the tool's modules again.
+    """
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("STEPUP_") and k != "PYTHONDONTWRITEBYTECODE"
+    }
+    env["PATH"] = f"{tool.bindir}{os.pathsep}{env.get('PATH', '')}"
+    return env
