@@ -283,11 +283,16 @@ def step(
     optional: bool = False,
     pool: str | None = None,
     block: bool = False,
+    needs: str | Iterable[str] = (),
 ) -> StepInfo:
     """Define a step: a shell command that reads ``inp`` and writes ``out``.
 
     ``${inp}``, ``${out}`` and ``${vol}`` in the command become the space-separated paths as
     given. The step starts as soon as all its inputs are available, even while the plan runs.
+
+    ``needs`` (not in StepUp) names source nodes, things outside the workflow whose state the
+    step depends on, as ``"kind:key"``, for example ``"url:https://example.org/data.csv"``
+    with the plugin stepup-trio-http. The step runs again when their state changes.
     """
     with subs_env_vars() as subs:
         workdir = subs(os.fspath(workdir).rstrip("/") + "/")
@@ -309,6 +314,7 @@ def step(
             optional=optional,
             pool=pool,
             block=block,
+            needs=[needs] if isinstance(needs, str) else list(needs),
         )
     )
     return StepInfo(

@@ -6,7 +6,7 @@ The workflow itself is pure data; the director asks it what can run, hands steps
 
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -34,9 +34,9 @@ from stepup_trio.errors import GraphError, StepUpError
 from stepup_trio.hashing import FileHash
 from stepup_trio.journal import Journal
 from stepup_trio.pages import blocked_page, line_pages, pending_page, result_pages
-from stepup_trio.plugin_api import Node
+from stepup_trio.plugin_api import Node, ProbeError, SourceNode
 from stepup_trio.plugins import Plugins
-from stepup_trio.services.hasher import FileHasher
+from stepup_trio.services.hasher import NEEDS_READING, FileHasher, hash_without_reading
 from stepup_trio.services.reporter import Reporter
 from stepup_trio.services.workers import Worker, WorkerDied, WorkerPool
 from stepup_trio.store import encode, new_dump_id, write_atomic, write_encoded
@@ -109,6 +109,8 @@ class Director(Watching):
         self._changed = trio.Event()
         self._phase_scope: trio.CancelScope | None = None
         self._next_yield = 0.0
+        # Stamps of source nodes probed in this run phase, by key.
+        self._stamps: dict[str, bytes | None] = {}
         self.watcher = None
         self._init_watching()
 
@@ -205,8 +207,58 @@ class Director(Watching):
         names = set(step.env_vars) | set(step.amended_env)
         return {name: os.environ.get(name) for name in names}
 
-    def _step_hash(self, step: Node, hashes: dict[str, FileHash | None]) -> StepHash:
-        """The step hash from current file hashes; a missing file counts with its old hash."""
+    async def _probe_sources(self, step: Node) -> dict[str, bytes | None]:
+        """The current stamps of the source nodes a step needs, by key; None if a probe failed.
+
+        Each source is probed once per run phase, in a worker thread, within its timeout. A
+        failure is shown once and makes the steps that need the source run.
+        """
+        stamps = {}
+        for node in step.suppliers:
+            if not isinstance(node, SourceNode):
+                continue
+            if node.key not in self._stamps:
+                self._stamps[node.key] = await self._probe(node)
+            stamps[node.key] = self._stamps[node.key]
+        return stamps
+
+    async def _check_sources(self) -> None:
+        """In watch mode nothing reports a change of a source: probe them all at the start of
+        each run phase, and check the steps that need one that changed."""
+        changed = []
+        for node in list(self.workflow.graph):
+            if isinstance(node, SourceNode) and not node.orphan and node.stamp is not None:
+                self._stamps[node.key] = stamp = await self._probe(node)
+                if stamp != node.stamp:
+                    changed.append(node)
+        if changed:
+            self.workflow.sources_changed(changed)
+
+    async def _probe(self, node: SourceNode) -> bytes | None:
+        problem = f"no answer within {node.probe_timeout:g} s"
+        with trio.move_on_after(node.probe_timeout):
+            try:
+                stamp = await trio.to_thread.run_sync(node.probe, abandon_on_cancel=True)
+            except ProbeError as exc:
+                problem = str(exc)
+            except Exception as exc:  # A bug in a node-kind plugin must not stop the build.
+                logger.exception("Probing %s failed", node.key)
+                problem = f"{type(exc).__name__}: {exc}"
+            else:
+                if isinstance(stamp, bytes):
+                    return stamp
+                problem = f"the {node.kind} plugin returned {type(stamp).__name__}, not bytes"
+        self.reporter.report("WARNING", f"Cannot probe {node.key}: {problem}")
+        return None
+
+    def _step_hash(
+        self,
+        step: Node,
+        hashes: dict[str, FileHash | None],
+        stamps: Mapping[str, bytes | None] | None = None,
+    ) -> StepHash:
+        """The step hash from current file hashes and source stamps; a missing file counts
+        with its old hash, a source that could not be probed as empty."""
         inputs, outputs = self.workflow.hashed_paths(step)
 
         def pairs(nodes) -> list[tuple[str, FileHash]]:
@@ -218,6 +270,7 @@ class Director(Watching):
             self._env_values(step),
             pairs(outputs),
             extended=self.config.explain_rerun,
+            sources=[(key, stamp or b"") for key, stamp in (stamps or {}).items()],
         )
 
     # Running and skipping steps
@@ -254,6 +307,7 @@ class Director(Watching):
     async def run_phase(self) -> None:
         """Skip or run queued steps until nothing is queued and nothing runs."""
         self.reporter.report("PHASE", "run")
+        self._stamps.clear()  # Sources may have changed since the last phase.
         if self.watcher is not None:
             # Edits of sources during the run are seen too (reported in the watch phase).
             self.watcher.sync(self.workflow.watched_dirs())
@@ -263,6 +317,8 @@ class Director(Watching):
                 self._phase_scope.cancel()
             if self._loaded:
                 await self._restart()
+            else:
+                await self._check_sources()
             async with trio.open_nursery() as jobs:
                 while not self.drain_requested:
                     step = self.workflow.pop_queued()
@@ -312,27 +368,33 @@ class Director(Watching):
         order = skip_order(self.workflow, self.config.plan)
         if order is None:
             return False
-        checked = []
         # Nothing runs meanwhile: a file shared by many steps (their directories) is hashed once.
         current: dict[str, FileHash | None] = {}
+        touched = []  # Steps with a file that has a new hash (but the same content).
         for step in order:
             inputs, outputs = self.workflow.hashed_paths(step)
-            nodes = inputs + outputs
-            current.update(
-                await self.hasher.hash_nodes([node for node in nodes if node.path not in current])
-            )
-            hashes = {node.path: current[node.path] for node in nodes}
-            if any(file_hash is None for file_hash in hashes.values()):
-                return False
+            hashes = {}
+            for node in (*inputs, *outputs):
+                path = node.path
+                file_hash = current.get(path, NEEDS_READING)
+                if file_hash is NEEDS_READING:
+                    file_hash = hash_without_reading(path, node.hash)
+                    if file_hash is NEEDS_READING:
+                        file_hash = await self.hasher.read(path, node.hash)
+                    current[path] = file_hash
+                if file_hash is None:
+                    return False
+                hashes[path] = file_hash
             if self._step_hash(step, hashes).digest != step.hash.digest:
                 return False
-            checked.append((step, hashes))
+            if any(hashes[node.path] != node.hash for node in (*inputs, *outputs)):
+                touched.append((step, hashes))
             await self._yield_now_and_then()
-        for step, hashes in checked:
-            if self.workflow.keep_skipped(step, hashes):
-                self.saved = False
-            self.reporter.report("SKIP", step.description)
-            self.succeeded += 1
+        for step, hashes in touched:
+            self.workflow.keep_skipped(step, hashes)
+            self.saved = False
+        self.reporter.report_many("SKIP", [step.description for step in order])
+        self.succeeded += len(order)
         self._update_progress()
         return True
 
@@ -361,18 +423,21 @@ class Director(Watching):
         """Skip the step if its hash did not change and its outputs exist."""
         inputs, outputs = self.workflow.hashed_paths(step)
         hashes = await self.hasher.hash_nodes(inputs + outputs)
+        stamps = await self._probe_sources(step)
         missing_inputs = [node.path for node in inputs if hashes[node.path] is None]
+        missing_inputs += [key for key, stamp in stamps.items() if stamp is None]
         missing_outputs = [node.path for node in outputs if hashes[node.path] is None]
-        new_hash = self._step_hash(step, hashes)
+        new_hash = self._step_hash(step, hashes, stamps)
         if new_hash.digest == step.hash.digest and not missing_inputs and not missing_outputs:
             pages = []
             if self.config.explain_rerun:
                 _, same = explain(step.hash, new_hash)
                 pages.append(("No changes observed", "\n".join(same)))
             present = {path: file_hash for path, file_hash in hashes.items() if file_hash}
-            skipped = self.workflow.skip(step, present)
+            probed = {key: stamp for key, stamp in stamps.items() if stamp is not None}
+            skipped = self.workflow.skip(step, present, probed)
             # Journaled either way: replaying the journal fails the same way.
-            self._record(Skipped(step.key, present))
+            self._record(Skipped(step.key, present, probed))
             if not skipped:
                 logger.info("The recording of %s no longer fits: running it.", step.key)
                 return False
@@ -395,7 +460,7 @@ class Director(Watching):
         """Only amended inputs are missing: are they still needed, given the other inputs?"""
         inputs, outputs = self.workflow.hashed_paths(step)
         hashes = await self.hasher.hash_nodes(inputs + outputs)
-        new_hash = self._step_hash(step, hashes)
+        new_hash = self._step_hash(step, hashes, await self._probe_sources(step))
         still_valid = new_hash.inp_digest == step.hash.inp_digest
         if not still_valid and self.config.explain_rerun:
             changed, same = explain(step.hash, new_hash)
@@ -420,6 +485,8 @@ class Director(Watching):
 
         try:
             try:
+                # The state of the sources as the step sees it (probed once per phase).
+                stamps = await self._probe_sources(step)
                 result = await worker.run(self._job(step), on_started)
             except WorkerDied as exc:
                 result = wire.JobFinished(None, stderr=str(exc).encode())
@@ -431,7 +498,7 @@ class Director(Watching):
                 raise
             if result.success:
                 result = attrs.evolve(result, hashes=await self._complete_hashes(step, result))
-            self._finish(step, result)
+            self._finish(step, result, stamps)
         finally:
             self.running -= 1
             self.pool.release(worker)
@@ -447,11 +514,14 @@ class Director(Watching):
                 hashes[path] = file_hash
         return hashes
 
-    def _finish(self, step: Node, result: wire.JobFinished) -> None:
-        step_hash = self._step_hash(step, result.hashes) if result.success else None
+    def _finish(
+        self, step: Node, result: wire.JobFinished, stamps: Mapping[str, bytes | None]
+    ) -> None:
+        step_hash = self._step_hash(step, result.hashes, stamps) if result.success else None
+        probed = {key: stamp for key, stamp in stamps.items() if stamp is not None}
         rescheduled = self.workflow.rescheduled_due_to(step)
-        outcome = self.workflow.finish(step, result.success, result.hashes, step_hash)
-        self._record(Finished(step.key, result.success, result.hashes, step_hash))
+        outcome = self.workflow.finish(step, result.success, result.hashes, step_hash, probed)
+        self._record(Finished(step.key, result.success, result.hashes, step_hash, probed))
         self.succeeded += outcome == Outcome.SUCCESS
         self._update_progress()
         if outcome == Outcome.FAIL:

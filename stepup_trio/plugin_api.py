@@ -14,7 +14,8 @@ own (``plugins/stepup-trio-mermaid``) as the example, is explained in the docume
 
 Nodes are plain attrs classes without I/O. Their attrs fields are the data stored in the
 workflow dump (converted by cattrs); the relations to other nodes are kept by the graph and are
-not fields.
+not fields. The one exception is :meth:`SourceNode.probe`, which the director calls in a
+worker thread to learn the state of something outside the workflow.
 """
 
 from collections.abc import Iterable, Iterator, Mapping
@@ -25,7 +26,15 @@ import attrs
 if TYPE_CHECKING:
     from stepup_trio.core.graph import Graph
 
-__all__ = ["EXPORTERS_GROUP", "NODE_KINDS_GROUP", "Exporter", "Node", "sorted_keys"]
+__all__ = [
+    "EXPORTERS_GROUP",
+    "NODE_KINDS_GROUP",
+    "Exporter",
+    "Node",
+    "ProbeError",
+    "SourceNode",
+    "sorted_keys",
+]
 
 NODE_KINDS_GROUP = "stepup_trio.node_kinds"
 EXPORTERS_GROUP = "stepup_trio.exporters"
@@ -101,6 +110,62 @@ class Node:
         """Called when an orphan is redefined; ``fresh`` holds the new definition."""
 
 
+class ProbeError(Exception):
+    """Raised by :meth:`SourceNode.probe` when the state cannot be had; the message says why
+    (and, if it helps, what to do): it is shown to the user."""
+
+
+@attrs.define(eq=False, repr=False)
+class SourceNode(Node):
+    """A node whose state outside the workflow feeds the hash of every step that needs it.
+
+    A web resource (its ETag), a git revision, a database version: anything a step depends on
+    that is not a file in the workflow. A step names source nodes by key with
+    ``step(..., needs=["kind:local key"])``. The node is made with :meth:`from_local_key` and
+    exists as long as some step needs it; the graph shows it with its last :attr:`stamp`, and
+    the workflow dump keeps it.
+
+    Before a step is skipped, and when it ran, the director calls :meth:`probe` in a worker
+    thread (once per run phase for each node) and adds the node's key and the result to the
+    step hash: when the result changes, the steps that need the node run again. A source is
+    always available: it never makes a step wait. Subclasses add their data as attrs fields
+    (the ``stamp`` field is keyword-only, so theirs may be positional) and set :attr:`kind`.
+    """
+
+    #: The result of the last probe, kept in the dump; None before the first.
+    stamp: bytes | None = attrs.field(default=None, kw_only=True)
+
+    #: Seconds a probe may take; a slower one counts as failed.
+    probe_timeout: ClassVar[float] = 30.0
+
+    @classmethod
+    def from_local_key(cls, local_key: str) -> "SourceNode":
+        """The node for ``kind:local_key``, as a step named it in ``needs``.
+
+        Raise ``ValueError`` with a message that says what a valid key looks like: it is
+        shown to the user as the reason why the step cannot be defined.
+        """
+        raise NotImplementedError
+
+    def probe(self) -> bytes:
+        """The current state, as bytes that change exactly when the state changes.
+
+        Called in a worker thread: I/O is allowed, changing the node or the graph is not.
+        Raise :class:`ProbeError` when the state cannot be had (the resource is gone, the
+        network is down): the steps that need the node are then run instead of skipped.
+        """
+        raise NotImplementedError
+
+    def is_available(self) -> bool:
+        return True
+
+    def properties(self) -> Iterator[tuple[str, str]]:
+        yield "stamp", "(not probed)" if self.stamp is None else self.stamp.hex()
+
+    def dot_attributes(self) -> str:
+        return " shape=hexagon fillcolor=7"
+
+
 class Exporter:
     """Turns the workflow graph into one or more text files: a graph format such as ``dot``.
 
@@ -131,8 +196,8 @@ class Exporter:
       are not valid UTF-8, read with ``surrogateescape``) and any other character, including
       quotes and newlines: escape them in the syntax of the format.
 
-    An exception other than :class:`~stepup_trio.errors.StepUpError` is reported to the
-    caller as an internal error of the director, and the workflow goes on.
+    An exception is reported to the caller as a failure of this exporter (with its message),
+    nothing is written, and the workflow goes on.
     """
 
     #: The format name, equal to the entry-point name.

@@ -26,7 +26,7 @@ from stepup_trio.services.reporter import Reporter
 from stepup_trio.services.rpc import serve_rpc
 from stepup_trio.services.watcher import Watcher
 from stepup_trio.services.workers import Worker, WorkerPool, serve_worker
-from stepup_trio.store import dump_workflow, new_dump_id, read_dump_raw
+from stepup_trio.store import dump_workflow, load_dump, new_dump_id
 
 __all__ = ["open_workflow", "serve_session"]
 
@@ -36,7 +36,7 @@ logger = logging.getLogger(__name__)
 Report = tuple[str, str, list[tuple[str, str]]]
 
 
-def _load(
+async def _load(
     config: Config, plugins: Plugins
 ) -> tuple[Workflow, str | None, bytes | None, list[Report]]:
     """Continue from the dump if there is a readable one, else start from scratch.
@@ -49,7 +49,7 @@ def _load(
     if not os.path.exists(path):
         return Workflow.boot(plugins.kinds, config.plan), None, None, []
     try:
-        workflow, dump_id, raw = read_dump_raw(path, plugins.kinds)
+        workflow, dump_id, raw = await load_dump(path, plugins.kinds)
     except (DumpError, OSError) as exc:
         bug_path = os.path.join(config.stepup_dir, "workflow-bug.mpk.xz")
         reason = exc.strerror if isinstance(exc, OSError) else str(exc)
@@ -84,9 +84,9 @@ class Opened:
     loaded: bool
 
 
-def open_workflow(config: Config, plugins: Plugins) -> Opened:
+async def open_workflow(config: Config, plugins: Plugins) -> Opened:
     """Load the workflow, recover the work of an interrupted run, and open a new journal."""
-    workflow, base, raw, reports = _load(config, plugins)
+    workflow, base, raw, reports = await _load(config, plugins)
     journal_path = os.path.join(config.stepup_dir, "journal.mpk")
     events = read_journal(journal_path, base)
     if events:
@@ -136,7 +136,7 @@ async def serve_session(config: Config, plugins: Plugins, reporter: Reporter) ->
         os.chmod(private_dir, 0o700)
         socket_path = os.path.join(private_dir, "director")
         _start_log(config, socket_path)
-        opened = open_workflow(config, plugins)
+        opened = await open_workflow(config, plugins)
         # The loaded graph lives as long as the session: keep the collector from rescanning it.
         gc.freeze()
         director = Director(

@@ -1,15 +1,17 @@
 """The workflow dump ``.stepup/workflow.mpk.xz``: msgpack in xz, written atomically.
 
-Layout (version 1)::
+Layout (version 2)::
 
-    {"format": "stepup-trio-workflow", "version": 1,
+    {"format": "stepup-trio-workflow", "version": 2, "id": dump_id,
      "kinds": {kind: kind_version, ...},
      "nodes": [[kind, fields], ...],          # in graph order; fields from the kind's converter
      "creators": [index, ...],                # creator of each node, by position in "nodes"
-     "suppliers": [[supplier, consumer], ...]}
+     "suppliers": [count, index, ..., ...]}   # per node: how many suppliers, then their indices
 
 The node fields are produced by a cattrs converter built from the node-kind plugins, so a
-third-party kind is stored like a built-in one.
+third-party kind is stored like a built-in one. The keys come in this order, so that a reader
+can check the kinds before it reads the nodes, and structure each node as it reads it: the
+whole document never has to exist as Python objects at once.
 """
 
 import contextlib
@@ -17,6 +19,7 @@ import functools
 import gc
 import lzma
 import os
+import queue
 import tempfile
 import uuid
 from collections.abc import Mapping
@@ -25,9 +28,10 @@ from typing import Any
 import attrs
 import cattrs
 import msgpack
+import trio
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
-from stepup_trio.convert import make_converter, pack, unpack
+from stepup_trio.convert import make_converter, pack, unpacker
 from stepup_trio.core.graph import Graph
 from stepup_trio.core.workflow import Workflow
 from stepup_trio.errors import DumpError
@@ -38,6 +42,7 @@ __all__ = [
     "DUMP_VERSION",
     "dump_workflow",
     "encode",
+    "load_dump",
     "load_workflow",
     "new_dump_id",
     "read_dump",
@@ -47,7 +52,8 @@ __all__ = [
 ]
 
 DUMP_FORMAT = "stepup-trio-workflow"
-DUMP_VERSION = 1
+# Version 2: suppliers as flat lists of indices, nodes read as a stream.
+DUMP_VERSION = 2
 #: A fast xz preset: the dump is written after every run phase.
 XZ_PRESET = 1
 
@@ -135,7 +141,8 @@ def _encode(workflow: Workflow, dump_id: str | None) -> bytes:
     for node in graph:
         nodes.append([node.kind, converter.unstructure(node, type(node))])
         creators.append(index[node.creator])
-        suppliers.extend([index[supplier], index[node]] for supplier in node.suppliers)
+        suppliers.append(len(node.suppliers))
+        suppliers.extend(sorted(index[supplier] for supplier in node.suppliers))
     used_kinds = {kind for kind, _ in nodes}
     document = {
         "format": DUMP_FORMAT,
@@ -144,7 +151,7 @@ def _encode(workflow: Workflow, dump_id: str | None) -> bytes:
         "kinds": {name: workflow.kinds[name].version for name in sorted(used_kinds)},
         "nodes": nodes,
         "creators": creators,
-        "suppliers": sorted(suppliers),
+        "suppliers": suppliers,
     }
     return pack(document)
 
@@ -178,31 +185,87 @@ def _decompress(data: bytes) -> bytes:
 
 def decode(raw: bytes, kinds: Mapping[str, type[Node]]) -> tuple[Workflow, str]:
     """Rebuild a workflow from the uncompressed document, with the dump's identity."""
+    # No size limits: the document is our own, and large workflows have large dumps.
+    stream = unpacker(max_buffer_size=0)
+    stream.feed(raw)
     with _gc_paused():
-        return _decode(raw, kinds)
+        return _decode(stream, raw[:1], len(raw), kinds)
 
 
-def _decode(raw: bytes, kinds: Mapping[str, type[Node]]) -> tuple[Workflow, str]:
-    try:
-        document = unpack(raw)
-    except (lzma.LZMAError, ValueError, msgpack.UnpackException) as exc:
-        raise DumpError(f"The file is not a readable workflow dump ({exc}).") from None
-    if not isinstance(document, dict) or document.get("format") != DUMP_FORMAT:
+def _decode(
+    stream: msgpack.Unpacker, first: bytes, size: int | None, kinds: Mapping[str, type[Node]]
+) -> tuple[Workflow, str]:
+    """Read the document from ``stream``; ``first`` is its first byte and ``size`` its length
+    (None: the stream knows where it ends)."""
+    if first and not (0x80 <= first[0] <= 0x8F or first[0] in (0xDE, 0xDF)):
+        # Not a map: valid msgpack of another type, or no msgpack at all?
+        try:
+            stream.unpack()
+        except (ValueError, msgpack.UnpackException, msgpack.OutOfData) as exc:
+            raise DumpError(f"The file is not a readable workflow dump ({exc}).") from None
         raise DumpError("The file is not a stepup-trio workflow dump.")
-    if document.get("version") != DUMP_VERSION:
-        raise DumpError(
-            f"The dump has format version {document.get('version')!r}; "
-            f"this stepup-trio reads version {DUMP_VERSION}."
-        )
     try:
-        return _rebuild(document, kinds), str(document.get("id", ""))
+        document, nodes = _read_document(stream, kinds)
+        if size is not None and stream.tell() != size:
+            raise ValueError("data after the end of the document")
+        if size is None and _has_more(stream):
+            raise ValueError("data after the end of the document")
+    except (ValueError, msgpack.UnpackException, msgpack.OutOfData, lzma.LZMAError) as exc:
+        raise DumpError(f"The file is not a readable workflow dump ({exc}).") from None
+    try:
+        return _rebuild(document, nodes, kinds), str(document.get("id", ""))
     except DumpError:
         raise
     except Exception as exc:
         raise DumpError(f"The workflow dump is inconsistent ({exc!r}).") from None
 
 
-def _rebuild(document: dict[str, Any], kinds: Mapping[str, type[Node]]) -> Workflow:
+def _has_more(stream: msgpack.Unpacker) -> bool:
+    try:
+        stream.skip()
+    except msgpack.OutOfData:
+        return False
+    return True
+
+
+def _read_document(
+    stream: msgpack.Unpacker, kinds: Mapping[str, type[Node]]
+) -> tuple[dict[str, Any], list[Node]]:
+    """The document's entries, and its nodes structured one by one as they are read."""
+    try:
+        count = stream.read_map_header()
+    except msgpack.UnpackValueError:
+        raise DumpError("The file is not a stepup-trio workflow dump.") from None
+    document: dict[str, Any] = {}
+    nodes: list[Node] = []
+    for _ in range(count):
+        key = stream.unpack()
+        if key != "nodes":
+            document[key] = stream.unpack()
+            continue
+        _check_header(document, kinds)
+        converter = node_converter(kinds)
+        for _ in range(stream.read_array_header()):
+            kind, fields = stream.unpack()
+            try:
+                nodes.append(converter.structure(fields, kinds[kind]))
+            except Exception as exc:
+                raise DumpError(f"The workflow dump is inconsistent ({exc!r}).") from None
+        document["nodes"] = True
+    _check_header(document, kinds)
+    return document, nodes
+
+
+def _check_header(document: dict[str, Any], kinds: Mapping[str, type[Node]]) -> None:
+    if document.get("format") != DUMP_FORMAT:
+        raise DumpError("The file is not a stepup-trio workflow dump.")
+    if document.get("version") != DUMP_VERSION:
+        raise DumpError(
+            f"The dump has format version {document.get('version')!r}; "
+            f"this stepup-trio reads version {DUMP_VERSION}."
+        )
+    if not isinstance(document.get("kinds"), dict):
+        raise DumpError("The workflow dump is inconsistent (it does not list its node kinds).")
     for name, version in document["kinds"].items():
         if name not in kinds:
             raise DumpError(
@@ -213,8 +276,11 @@ def _rebuild(document: dict[str, Any], kinds: Mapping[str, type[Node]]) -> Workf
                 f"The dump stores kind {name!r} in version {version}, "
                 f"the installed plugin uses version {kinds[name].version}."
             )
-    converter = node_converter(kinds)
-    nodes = [converter.structure(fields, kinds[kind]) for kind, fields in document["nodes"]]
+
+
+def _rebuild(
+    document: dict[str, Any], nodes: list[Node], kinds: Mapping[str, type[Node]]
+) -> Workflow:
     if len(nodes) < 2 or nodes[0].kind != "root" or nodes[1].kind != "vacuum":
         raise DumpError("The dump does not start with the root and vacuum nodes.")
     graph = Graph()
@@ -227,8 +293,15 @@ def _rebuild(document: dict[str, Any], kinds: Mapping[str, type[Node]]) -> Workf
         graph.nodes[node.key] = node
         node.creator = nodes[creator]
         nodes[creator].products[node] = None
-    for supplier, consumer in document["suppliers"]:
-        graph.add_supplier(nodes[supplier], nodes[consumer])
+    suppliers = document["suppliers"]
+    position = 0
+    for node in nodes:
+        count = suppliers[position]
+        for supplier in suppliers[position + 1 : position + 1 + count]:
+            graph.add_supplier(nodes[supplier], node)
+        position += 1 + count
+    if position != len(suppliers):
+        raise DumpError("The workflow dump is inconsistent (its suppliers do not add up).")
     return Workflow(kinds, graph)
 
 
@@ -247,3 +320,93 @@ def read_dump_raw(path: str, kinds: Mapping[str, type[Node]]) -> tuple[Workflow,
         raw = _decompress(fh.read())
     workflow, dump_id = decode(raw, kinds)
     return workflow, dump_id, raw
+
+
+#: Bytes decompressed at a time when a dump is read in the background.
+CHUNK_SIZE = 1 << 20
+
+
+async def load_dump(path: str, kinds: Mapping[str, type[Node]]) -> tuple[Workflow, str, bytes]:
+    """As :func:`read_dump_raw`, with the decompression overlapping the reading of the nodes.
+
+    xz decompression does not hold the GIL, so one worker thread decompresses chunks while
+    another builds the nodes from the chunks already there: a large dump loads in about the
+    time of the slower of the two, not of both.
+    """
+    with open(path, "rb") as fh:
+        data = fh.read()
+    chunks: queue.SimpleQueue[bytes | BaseException | None] = queue.SimpleQueue()
+    reader = _ChunkReader(chunks)
+    problem = None
+    async with trio.open_nursery() as nursery:
+        # The decompressor reports its errors through the queue: it does not raise.
+        nursery.start_soon(trio.to_thread.run_sync, _decompress_chunks, data, chunks)
+        try:
+            workflow, dump_id = await trio.to_thread.run_sync(_decode_chunks, reader, kinds)
+        except DumpError as exc:
+            problem = exc  # Raised outside the nursery: not wrapped in an exception group.
+    if problem is not None:
+        raise problem
+    return workflow, dump_id, b"".join(reader.parts)
+
+
+def _decompress_chunks(data: bytes, chunks: queue.SimpleQueue) -> None:
+    """Put the decompressed chunks of ``data`` on the queue, then None (or the error)."""
+    try:
+        decompressor = lzma.LZMADecompressor()
+        view = memoryview(data)
+        for start in range(0, len(data), CHUNK_SIZE):
+            chunks.put(decompressor.decompress(view[start : start + CHUNK_SIZE]))
+            while not decompressor.needs_input and not decompressor.eof:
+                chunks.put(decompressor.decompress(b""))
+        if not decompressor.eof:
+            raise lzma.LZMAError("Compressed data ended before the end-of-stream marker")
+        if decompressor.unused_data:
+            raise lzma.LZMAError("Data after the end of the compressed stream")
+    except (lzma.LZMAError, ValueError) as exc:
+        chunks.put(DumpError(f"The file is not a readable workflow dump ({exc})."))
+        return
+    chunks.put(None)
+
+
+class _ChunkReader:
+    """A file-like ``read`` for msgpack that takes the chunks from the queue as they come."""
+
+    def __init__(self, chunks: queue.SimpleQueue) -> None:
+        self.chunks = chunks
+        self.parts: list[bytes] = []
+        self.done = False
+
+    def read(self, _size: int = -1) -> bytes:
+        while not self.done:
+            item = self.chunks.get()
+            if item is None:
+                self.done = True
+            elif isinstance(item, BaseException):
+                self.done = True
+                raise item
+            elif item:
+                self.parts.append(item)
+                return item
+        return b""
+
+
+def _decode_chunks(reader: _ChunkReader, kinds: Mapping[str, type[Node]]) -> tuple[Workflow, str]:
+    first = reader.read()
+    stream = unpacker(max_buffer_size=0, file_like=_Prefixed(first, reader), read_size=CHUNK_SIZE)
+    with _gc_paused():
+        return _decode(stream, first[:1], None, kinds)
+
+
+class _Prefixed:
+    """A reader that first returns ``first``, then what ``reader`` returns."""
+
+    def __init__(self, first: bytes, reader: _ChunkReader) -> None:
+        self.first: bytes | None = first
+        self.reader = reader
+
+    def read(self, size: int = -1) -> bytes:
+        if self.first is not None:
+            first, self.first = self.first, None
+            return first
+        return self.reader.read(size)

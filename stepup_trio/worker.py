@@ -8,6 +8,7 @@ director goes away (end of file on stdin), the worker kills its running step and
 Usage (internal): ``python -m stepup_trio.worker``
 """
 
+import contextlib
 import os
 import resource
 import signal
@@ -26,6 +27,8 @@ __all__ = ["main"]
 SHEBANG_CHECK_SIZE = 1024
 #: Bytes of standard output (and of standard error) kept per step: half at each end.
 CAPTURE_LIMIT = 256 * 1024
+#: Inputs and outputs up to this many bytes in all are hashed without a worker thread.
+INLINE_HASH_SIZE = 1 << 20
 
 
 class Capture:
@@ -90,6 +93,15 @@ def shebang_problem(command: str, workdir: str) -> str | None:
     return "Script does not start with a shebang."
 
 
+def _total_size(paths: list[str]) -> int:
+    """The bytes to read at most, to decide where to hash (a missing file counts as none)."""
+    total = 0
+    for path in paths:
+        with contextlib.suppress(OSError):
+            total += os.stat(path).st_size
+    return total
+
+
 def hash_paths(paths: list[str], known: dict[str, wire.FileHash]) -> dict[str, wire.FileHash]:
     """Hash the files that exist; those whose stat matches ``known`` are not read again."""
     hashes = {}
@@ -146,7 +158,12 @@ async def run_job(job: wire.RunJob, send) -> wire.JobFinished:
         stdout, stderr = captured["stdout"].value(), captured["stderr"].value()
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    hashes = await trio.to_thread.run_sync(hash_paths, job.inputs + job.outputs, job.known)
+    paths = job.inputs + job.outputs
+    if _total_size(paths) <= INLINE_HASH_SIZE:
+        # Small files hash faster than a hop to a thread and back.
+        hashes = hash_paths(paths, job.known)
+    else:
+        hashes = await trio.to_thread.run_sync(hash_paths, paths, job.known)
     missing = [path for path in job.outputs if path not in hashes]
     user = after.ru_utime - before.ru_utime
     system = after.ru_stime - before.ru_stime

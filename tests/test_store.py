@@ -8,6 +8,7 @@ import attrs
 import msgpack
 import pytest
 
+from stepup_trio import store
 from stepup_trio.core.workflow import Workflow
 from stepup_trio.errors import DumpError
 from stepup_trio.exporters.text import format_graph
@@ -19,7 +20,10 @@ from stepup_trio.store import (
     deserialize,
     deserialize_with_id,
     dump_workflow,
+    encode,
+    load_dump,
     load_workflow,
+    read_dump_raw,
     serialize,
     write_atomic,
 )
@@ -156,7 +160,17 @@ def test_layout(original):
     assert document["kinds"] == {"file": 1, "root": 1, "step": 1, "vacuum": 1}
     assert [kind for kind, _ in document["nodes"][:2]] == ["root", "vacuum"]
     assert len(document["nodes"]) == len(document["creators"]) == len(original.graph)
-    assert document["suppliers"] == sorted(document["suppliers"])
+    # Per node: the number of suppliers, then their indices in ascending order.
+    suppliers = document["suppliers"]
+    position = 0
+    for node in original.graph:
+        count = suppliers[position]
+        indices = suppliers[position + 1 : position + 1 + count]
+        assert indices == sorted(indices)
+        assert len(indices) == len(node.suppliers)
+        position += 1 + count
+    assert position == len(suppliers)
+    assert list(document) == ["format", "version", "id", "kinds", "nodes", "creators", "suppliers"]
 
 
 # Bad files
@@ -213,7 +227,7 @@ def test_wrong_format(original, kinds):
         deserialize(pack(document), kinds)
 
 
-@pytest.mark.parametrize("version", [0, 2, "1", None])
+@pytest.mark.parametrize("version", [0, 1, 3, "2", None])
 def test_wrong_version(original, kinds, version):
     document = unpack(serialize(original))
     document["version"] = version
@@ -234,6 +248,7 @@ def test_unknown_kind(original, kinds):
     document["kinds"]["bogus"] = 1
     document["nodes"].append(["bogus", {}])
     document["creators"].append(0)
+    document["suppliers"].append(0)
     with pytest.raises(DumpError, match="kind 'bogus', whose plugin is not installed"):
         deserialize(pack(document), kinds)
 
@@ -242,6 +257,7 @@ def test_node_of_unlisted_kind(original, kinds):
     document = unpack(serialize(original))
     document["nodes"].append(["bogus", {}])
     document["creators"].append(0)
+    document["suppliers"].append(0)
     with pytest.raises(DumpError, match="inconsistent"):
         deserialize(pack(document), kinds)
 
@@ -253,13 +269,23 @@ def test_wrong_kind_version(original, kinds):
         deserialize(pack(document), kinds)
 
 
+def _first_supplier(suppliers: list[int]) -> int:
+    """The position of the first supplier index in the flat list (after its count)."""
+    position = 0
+    while suppliers[position] == 0:
+        position += 1
+    return position + 1
+
+
 @pytest.mark.parametrize(
     "damage",
     [
         lambda doc: doc.pop("nodes"),
         lambda doc: doc.pop("creators"),
         lambda doc: doc["creators"].pop(),
-        lambda doc: doc["suppliers"].append([0, 999]),
+        lambda doc: doc["suppliers"].extend([1, 0]),
+        lambda doc: doc["suppliers"].__setitem__(_first_supplier(doc["suppliers"]), 999),
+        lambda doc: doc["suppliers"].pop(),
         lambda doc: doc["nodes"][2][1].pop("path"),
         lambda doc: doc["nodes"][2][1].update(state=99),
         lambda doc: doc["nodes"].append(doc["nodes"][2]) or doc["creators"].append(0),
@@ -269,7 +295,9 @@ def test_wrong_kind_version(original, kinds):
         "no-nodes",
         "no-creators",
         "short-creators",
-        "bad-supplier",
+        "extra-suppliers",
+        "unknown-supplier",
+        "short-suppliers",
         "missing-field",
         "bad-state",
         "duplicate-node",
@@ -345,3 +373,46 @@ def test_write_atomic_relative_path(tmp_path, umask, monkeypatch):
     write_atomic("dump.bin", b"x")
     assert (tmp_path / "dump.bin").read_bytes() == b"x"
     assert os.listdir(tmp_path) == ["dump.bin"]
+
+
+# Loading with the decompression in the background (the director's way)
+
+
+@pytest.mark.parametrize("chunk_size", [1 << 20, 7])
+async def test_load_dump_gives_what_read_dump_raw_gives(
+    original, kinds, tmp_path, monkeypatch, chunk_size
+):
+    monkeypatch.setattr(store, "CHUNK_SIZE", chunk_size)
+    path = str(tmp_path / "workflow.mpk.xz")
+    dump_workflow(original, path, "the-id")
+    workflow, dump_id, raw = await load_dump(path, kinds)
+    assert dump_id == "the-id"
+    assert raw == encode(original, "the-id")
+    assert read_dump_raw(path, kinds)[1:] == (dump_id, raw)
+    assert format_graph(workflow.graph) == format_graph(original.graph)
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"", "not a readable workflow dump"),
+        (b"hello", "not a readable workflow dump"),
+        (lzma.compress(b"\xc1\xc1"), "not a readable workflow dump"),
+        (lzma.compress(msgpack.packb([1, 2])), "not a stepup-trio workflow dump"),
+        ("truncated", "not a readable workflow dump"),
+        ("trailing", "not a readable workflow dump"),
+        ("extra-document", "not a readable workflow dump"),
+    ],
+)
+async def test_load_dump_refuses_bad_files(original, kinds, tmp_path, monkeypatch, data, message):
+    monkeypatch.setattr(store, "CHUNK_SIZE", 64)
+    good = serialize(original)
+    data = {
+        "truncated": good[: len(good) // 2],
+        "trailing": good + b"junk",
+        "extra-document": lzma.compress(encode(original) + msgpack.packb(1)),
+    }.get(data, data)
+    path = tmp_path / "workflow.mpk.xz"
+    path.write_bytes(data)
+    with pytest.raises(DumpError, match=message):
+        await load_dump(str(path), kinds)

@@ -32,6 +32,8 @@ class DefineStep:
     optional: bool = False
     pool: str | None = None
     block: bool = False
+    # Keys of source nodes (plugin kinds) whose state the step depends on.
+    needs: list[str] = attrs.Factory(list)
 
 
 @attrs.frozen

@@ -137,6 +137,17 @@ class Changes:
             if step.state == StepState.PENDING:
                 self.try_queue(step)
 
+    def sources_changed(self, nodes: Iterable[Any]) -> None:
+        """Source nodes whose state changed: the steps that need them must be checked again
+        (watch mode; on a restart, the step hashes see it)."""
+        for node in nodes:
+            for consumer in list(node.consumers):
+                if consumer.kind == "step":
+                    self.make_pending(consumer)
+        for step in list(self.steps()):
+            if step.state == StepState.PENDING:
+                self.try_queue(step)
+
     def cleanup_targets(self, paths: Iterable[str]) -> list[FileNode]:
         """Files to remove for ``stepup cleanup``: the given ones and all that depend on them.
 

@@ -46,12 +46,14 @@ class Finished:
     success: bool
     hashes: dict[str, FileHash]
     step_hash: StepHash | None = None
+    stamps: dict[str, bytes] = attrs.Factory(dict)
 
 
 @attrs.frozen
 class Skipped:
     step: str
     hashes: dict[str, FileHash]
+    stamps: dict[str, bytes] = attrs.Factory(dict)
 
 
 @attrs.frozen
@@ -102,9 +104,9 @@ def apply_event(workflow: Workflow, event: Event) -> None:
     elif isinstance(event, Started):
         workflow.start(node)
     elif isinstance(event, Finished):
-        workflow.finish(node, event.success, event.hashes, event.step_hash)
+        workflow.finish(node, event.success, event.hashes, event.step_hash, event.stamps)
     elif isinstance(event, Skipped):
-        workflow.skip(node, event.hashes)
+        workflow.skip(node, event.hashes, event.stamps)
     elif isinstance(event, Aborted):
         workflow.abort(node)
     elif isinstance(event, Validated):

@@ -12,6 +12,7 @@ from stepup_trio.core.states import FileState, Mandatory, StepState
 from stepup_trio.core.stephash import StepHash
 from stepup_trio.errors import GraphError
 from stepup_trio.hashing import FileHash
+from stepup_trio.plugin_api import SourceNode
 
 __all__ = ["Execution", "Outcome"]
 
@@ -166,7 +167,18 @@ class Execution:
             if node.state == FileState.BUILT:
                 node.state = FileState.PENDING
 
-    def _store_hashes(self, step: StepNode, hashes: Mapping[str, FileHash]) -> list[FileNode]:
+    def _store_hashes(
+        self,
+        step: StepNode,
+        hashes: Mapping[str, FileHash],
+        stamps: Mapping[str, bytes] | None = None,
+    ) -> list[FileNode]:
+        """Keep the hashes of the step's static inputs and its outputs, and the stamps of its
+        sources; return the outputs that are not volatile."""
+        if stamps:
+            for node in step.suppliers:
+                if node.key in stamps:
+                    node.stamp = stamps[node.key]
         for node in self.inputs(step):
             if node.path in hashes and node.state == FileState.STATIC:
                 node.hash = hashes[node.path]
@@ -192,6 +204,7 @@ class Execution:
         success: bool,
         hashes: Mapping[str, FileHash],
         step_hash: StepHash | None = None,
+        stamps: Mapping[str, bytes] | None = None,
     ) -> str:
         """Record the outcome of a run, queue the consumers it made ready, return the outcome.
 
@@ -202,7 +215,7 @@ class Execution:
         recording = self._recordings.pop(step, [])
         reschedule = self._reschedule.pop(step, set())
         self.release_pool(step)
-        outputs = self._store_hashes(step, hashes)
+        outputs = self._store_hashes(step, hashes, stamps)
         if reschedule:
             step.state = StepState.PENDING
             step.hash = None
@@ -224,14 +237,19 @@ class Execution:
         """The amended inputs a running step is waiting for."""
         return sorted(self._reschedule.get(step, ()))
 
-    def skip(self, step: StepNode, hashes: Mapping[str, FileHash]) -> bool:
+    def skip(
+        self,
+        step: StepNode,
+        hashes: Mapping[str, FileHash],
+        stamps: Mapping[str, bytes] | None = None,
+    ) -> bool:
         """Nothing changed: mark the step done and replay what it did the last time.
 
         Returns False when the recording no longer fits the graph (for example, a file it
         declared static is now another step's output). The step then forgets its hash and
         recording, its partial replay is undone, and it must run instead.
         """
-        outputs = self._store_hashes(step, hashes)
+        outputs = self._store_hashes(step, hashes, stamps)
         self._succeeded(step, outputs)
         try:
             for action in step.recording or ():
@@ -250,16 +268,13 @@ class Execution:
         self._queue_consumers(outputs)
         return True
 
-    def keep_skipped(self, step: StepNode, hashes: Mapping[str, FileHash]) -> bool:
+    def keep_skipped(self, step: StepNode, hashes: Mapping[str, FileHash]) -> None:
         """A restart found the step unchanged and keeps it as loaded (stepup_trio.core.restart).
 
-        Only the file hashes are brought up to date (a touched file keeps its digest but has a
-        new mtime). Returns True when one of them differs from the stored one.
+        Only the file hashes are brought up to date: a touched file keeps its digest but has
+        a new mtime.
         """
-        before = [node.hash for node in step.suppliers] + [node.hash for node in step.consumers]
         self._store_hashes(step, hashes)
-        after = [node.hash for node in step.suppliers] + [node.hash for node in step.consumers]
-        return before != after
 
     def replayable(self, step: StepNode) -> bool:
         """A step with a hash and a recording may be skipped if its hash is unchanged."""
@@ -309,6 +324,11 @@ class Execution:
                 )
             ):
                 removed.append(node)
+        for node in list(self.graph.root.products):
+            if isinstance(node, SourceNode) and not node.consumers:
+                # No step needs this source any more.
+                self.graph.orphan(node)
+                self.graph.remove(node)
         return sorted(removed, key=lambda node: node.path, reverse=True)
 
     # Reports

@@ -5,6 +5,7 @@ DROPAMEND boxes of ``stepup -e``. (``inp_digset`` is spelled as StepUp spells it
 these lines.)
 """
 
+import hashlib
 import stat
 
 from stepup_trio.core.stephash import StepHash
@@ -81,11 +82,34 @@ def _env_lines(
     return changed, same
 
 
+def _stamp(stamp: bytes) -> str:
+    """Stamps are any bytes, often readable ones that start alike (``ETag: "v1"``): show a
+    short hash of them, as for file digests."""
+    if not stamp:
+        return "(not probed)"
+    return hashlib.blake2b(stamp, digest_size=4).hexdigest()
+
+
+def _source_lines(old: dict[str, bytes], new: dict[str, bytes]) -> tuple[list[str], list[str]]:
+    changed, same = [], []
+    for key in sorted(old.keys() | new.keys()):
+        if key not in new:
+            changed.append(_line("Deleted source", key))
+        elif key not in old:
+            changed.append(_line("Added source", key))
+        elif old[key] != new[key]:
+            stamps = _arrow("stamp", _stamp(old[key]), _stamp(new[key]))
+            changed.append(_line("Modified source", f"{key} ({stamps})"))
+        else:
+            same.append(_line("Same source", key))
+    return changed, same
+
+
 def explain(old: StepHash, new: StepHash) -> tuple[list[str], list[str]]:
     """The lines that changed and the lines that remained the same, in a stable order.
 
-    Order: the step hash, then the inputs, the environment variables and the outputs, each
-    sorted. Only the step-hash line is shown when the old hash was compact.
+    Order: the step hash, then the inputs, the environment variables, the sources and the
+    outputs, each sorted. Only the step-hash line is shown when the old hash was compact.
     """
     kind = _arrow("", _kind(old), _kind(new)).strip()
     content = ", ".join(
@@ -106,6 +130,7 @@ def explain(old: StepHash, new: StepHash) -> tuple[list[str], list[str]]:
     for more_changed, more_same in (
         _file_lines("inp", old.inputs, new.inputs),
         _env_lines(old.env, new.env),
+        _source_lines(old.sources or {}, new.sources or {}),
         _file_lines("out", old.outputs, new.outputs),
     ):
         changed.extend(more_changed)

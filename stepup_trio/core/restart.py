@@ -18,7 +18,6 @@ from typing import Any
 
 from stepup_trio.core.actions import Amend, DeclareStatic, DefineStep
 from stepup_trio.core.states import FileState, Mandatory, StepState
-from stepup_trio.core.workflow import required_dirs
 from stepup_trio.kinds.step import step_key
 
 __all__ = ["skip_order"]
@@ -115,15 +114,9 @@ class _Simulation:
 
     def _define(self, step: StepNode, creator: Any) -> None:
         """As define_step: the step and its outputs are taken back, with the relations that
-        its definition (and what it amended) gives them."""
+        its definition (and what it amended) gave them when the dump was written."""
         self._confirm(step, creator)
         self.defined[step] = len(self.defined)
-        required = required_dirs(step.workdir, list(step.out), list(step.vol))
-        inputs = {*step.inp, *required, *step.amended_inp}
-        if {node.local_key for node in step.suppliers} != inputs or not all(
-            node.kind == "file" for node in step.suppliers
-        ):
-            raise _NotPlain
         outputs = []
         for path in (*step.out, *step.vol, *step.amended_out, *step.amended_vol):
             node = self.workflow.file(path)
@@ -184,10 +177,16 @@ class _Simulation:
             or action.optional
             or action.pool is not None
             or action.block
-            or step.inp != tuple(sorted(set(action.inp)))
-            or step.out != tuple(sorted(set(action.out)))
-            or step.vol != tuple(sorted(set(action.vol)))
-            or step.env_vars != tuple(sorted(set(action.env)))
+            or action.needs
+            or not _same(step.inp, action.inp)
+            or not _same(step.out, action.out)
+            or not _same(step.vol, action.vol)
+            or not _same(step.env_vars, action.env)
         ):
             raise _NotPlain
         return step
+
+
+def _same(stored: tuple[str, ...], given: list[str]) -> bool:
+    """Whether a definition gives what the step stores: its paths sorted, without repeats."""
+    return stored == tuple(given) or stored == tuple(sorted(set(given)))

@@ -28,6 +28,8 @@ class StepHash:
     inputs: dict[str, FileHash] | None = None
     env: dict[str, str | None] | None = None
     outputs: dict[str, FileHash] | None = None
+    # The stamps of source nodes, by key (only for steps that need sources).
+    sources: dict[str, bytes] | None = None
 
     @property
     def extended(self) -> bool:
@@ -50,15 +52,22 @@ def compute_step_hash(
     env: Mapping[str, str | None],
     outputs: Iterable[tuple[str, FileHash]],
     extended: bool = False,
+    sources: Iterable[tuple[str, bytes]] = (),
 ) -> StepHash:
-    """Hash a step from its key, input hashes, variable values and output hashes.
+    """Hash a step from its key, input hashes, variable values, the stamps of the source
+    nodes it needs, and its output hashes.
 
     The input section (key, inputs, variables) and the output section are each packed in one
     go: building the words one by one in Python cost more than the hashing itself.
     """
     inputs = sorted(inputs, key=_path)
     outputs = sorted(outputs, key=_path)
-    hasher = hashlib.blake2b(_pack((key, _files(inputs), sorted(env.items()))))
+    sources = sorted(sources)
+    section = (key, _files(inputs), sorted(env.items()))
+    if sources:
+        # A fourth item only when there are sources: other steps keep their digests.
+        section += (sources,)
+    hasher = hashlib.blake2b(_pack(section))
     inp_digest = hasher.digest()
     if outputs:
         hasher.update(_pack(_files(outputs)))
@@ -67,7 +76,9 @@ def compute_step_hash(
         digest = inp_digest
     if not extended:
         return StepHash(digest, inp_digest)
-    return StepHash(digest, inp_digest, dict(inputs), dict(env), dict(outputs))
+    return StepHash(
+        digest, inp_digest, dict(inputs), dict(env), dict(outputs), dict(sources) or None
+    )
 
 
 def _path(pair: tuple[str, FileHash]) -> str:

@@ -24,7 +24,7 @@ from stepup_trio.core.graph import Graph
 from stepup_trio.core.paths import is_always_static, parent_path
 from stepup_trio.core.states import FileState, Mandatory, StepState
 from stepup_trio.errors import CyclicError, GraphError
-from stepup_trio.plugin_api import Node
+from stepup_trio.plugin_api import Node, SourceNode
 
 __all__ = ["Workflow", "required_dirs"]
 
@@ -207,6 +207,7 @@ class Workflow(Execution, Changes):
                 optional=action.optional,
                 pool=action.pool,
                 block=action.block,
+                needs=action.needs,
             )
         elif isinstance(action, DeclareStatic):
             result = self.declare_static(creator, action.paths)
@@ -252,12 +253,14 @@ class Workflow(Execution, Changes):
         optional: bool = False,
         pool: str | None = None,
         block: bool = False,
+        needs: Iterable[str] = (),
     ) -> StepNode:
         """Add a step, or take back its orphan, and queue it if it can run.
 
         Every check comes before the first change, so a refused step leaves no trace.
         """
         inp_paths, out_paths, vol_paths = sorted(set(inp)), sorted(set(out)), sorted(set(vol))
+        sources = self._sources(needs)
         fresh = self.kinds["step"](
             command=command,
             workdir=workdir,
@@ -268,6 +271,7 @@ class Workflow(Execution, Changes):
             inp=tuple(inp_paths),
             out=tuple(out_paths),
             vol=tuple(vol_paths),
+            needs=tuple(node.key for node in sources),
         )
         existing = self.graph.get(fresh.key)
         if existing is not None and not existing.orphan:
@@ -278,6 +282,8 @@ class Workflow(Execution, Changes):
         self._adopt_deferred(required + inp_paths)
         step = self.graph.add(fresh, creator)
         self._link_step(step, required + inp_paths, out_paths, vol_paths)
+        for source in sources:
+            self.graph.add_supplier(self._source(source), step)
         if step.recording is not None:
             # A recycled step with the same definition: it knows its amended dependencies
             # before it runs, so it waits for them and can be skipped.
@@ -295,6 +301,34 @@ class Workflow(Execution, Changes):
         self._imply(step)
         self.try_queue(step)
         return step
+
+    def _sources(self, keys: Iterable[str]) -> list[SourceNode]:
+        """Fresh source nodes for the keys in ``needs``, checked before anything changes."""
+        sources = {}
+        for key in keys:
+            kind, sep, local_key = key.partition(":")
+            cls = self.kinds.get(kind)
+            if not sep or cls is None or not issubclass(cls, SourceNode):
+                known = sorted(n for n, c in self.kinds.items() if issubclass(c, SourceNode))
+                raise GraphError(
+                    f"Unknown source {key!r} in needs: a source is named 'kind:key' with an "
+                    f"installed source kind ({', '.join(known) or 'none is installed'}). "
+                    "Source kinds come from plugins; see stepup --list-plugins."
+                )
+            try:
+                node = cls.from_local_key(local_key)
+            except ValueError as exc:
+                raise GraphError(f"Invalid source {key!r} in needs: {exc}") from None
+            sources[node.key] = node
+        return [sources[key] for key in sorted(sources)]
+
+    def _source(self, fresh: SourceNode) -> SourceNode:
+        """The source node in the graph: sources belong to the root, as long as a step needs
+        them (Execution.clean removes the others)."""
+        existing = self.graph.get(fresh.key)
+        if existing is not None and not existing.orphan:
+            return existing
+        return self.graph.add(fresh, self.graph.root)
 
     def amend(
         self,

@@ -39,6 +39,8 @@ class StepNode(Node):
     inp: tuple[str, ...] = ()
     out: tuple[str, ...] = ()
     vol: tuple[str, ...] = ()
+    # Keys of the source nodes the step needs (see stepup_trio.plugin_api.SourceNode).
+    needs: tuple[str, ...] = ()
     # What the step added with amend() while it ran.
     amended_inp: tuple[str, ...] = ()
     amended_out: tuple[str, ...] = ()
@@ -52,7 +54,7 @@ class StepNode(Node):
     @property
     def definition(self) -> tuple:
         """What must be equal for a recycled step to keep its amended dependencies."""
-        return (self.inp, self.out, self.vol, self.env_vars)
+        return (self.inp, self.out, self.vol, self.env_vars, self.needs)
 
     def drop_amended(self) -> None:
         self.amended_inp = self.amended_out = self.amended_vol = self.amended_env = ()
@@ -98,7 +100,7 @@ class StepNode(Node):
             self.hash = None
             self.recording = None
         self.state = StepState.PENDING
-        for name in ("mandatory", "pool", "block", "env_vars", "inp", "out", "vol"):
+        for name in ("mandatory", "pool", "block", "env_vars", "inp", "out", "vol", "needs"):
             setattr(self, name, getattr(fresh, name))
         self.drop_amended()
         self.globs = []

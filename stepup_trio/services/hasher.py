@@ -11,24 +11,24 @@ import trio
 
 from stepup_trio.hashing import FileHash, compute_file_hash
 
-__all__ = ["FileHasher"]
+__all__ = ["NEEDS_READING", "FileHasher", "hash_without_reading"]
 
 
-_NEEDS_READING = object()
+NEEDS_READING = object()
 
 
-def _without_reading(path: str, old: FileHash | None):
+def hash_without_reading(path: str, old: FileHash | None):
     """The hash if it can be had from a stat alone (directories, unchanged files), else a
     marker that the file must be read."""
     if path.endswith("/"):
         return compute_file_hash(path)  # A stat only: directory contents are not hashed.
     if old is None or not old.known:
-        return _NEEDS_READING
+        return NEEDS_READING
     try:
         st = os.stat(path)
     except OSError:
-        return _NEEDS_READING
-    return old if old.same_stat(st) else _NEEDS_READING
+        return NEEDS_READING
+    return old if old.same_stat(st) else NEEDS_READING
 
 
 class FileHasher:
@@ -37,12 +37,12 @@ class FileHasher:
 
     async def hash(self, path: str, old: FileHash | None = None) -> FileHash | None:
         """The current hash of ``path``, or None if it does not exist (or has the wrong type)."""
-        quick = _without_reading(path, old)
-        if quick is not _NEEDS_READING:
+        quick = hash_without_reading(path, old)
+        if quick is not NEEDS_READING:
             return quick
-        return await self._read(path, old)
+        return await self.read(path, old)
 
-    async def _read(self, path: str, old: FileHash | None) -> FileHash | None:
+    async def read(self, path: str, old: FileHash | None) -> FileHash | None:
         return await trio.to_thread.run_sync(
             compute_file_hash,
             path,
@@ -58,8 +58,8 @@ class FileHasher:
         """
         hashes: dict[str, FileHash | None] = {}
         for node in nodes:
-            quick = _without_reading(node.path, node.hash)
+            quick = hash_without_reading(node.path, node.hash)
             hashes[node.path] = (
-                await self._read(node.path, node.hash) if quick is _NEEDS_READING else quick
+                await self.read(node.path, node.hash) if quick is NEEDS_READING else quick
             )
         return hashes

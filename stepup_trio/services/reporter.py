@@ -129,6 +129,16 @@ class Reporter:
                 self.console.print(Text(body), soft_wrap=True)
             self.console.print(Text(rule("", width)), no_wrap=True, crop=True)
 
+    def report_many(self, action: str, descriptions: Sequence[str]) -> None:
+        """The same action for many descriptions, without boxes: ``SKIP`` for a whole
+        workflow. Piped, the lines go out in one write."""
+        if self.interactive:
+            for description in descriptions:
+                self.report(action, description)
+            return
+        prefix = self._prefix(action)
+        self._write("".join(f"{prefix}{action:>10s} │ {text}\n" for text in descriptions))
+
     def _write(self, text: str) -> None:
         if self._closed_pipe:
             return
