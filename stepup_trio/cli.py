@@ -6,6 +6,7 @@ import fcntl
 import os
 import stat
 import sys
+import tempfile
 
 import trio
 
@@ -170,14 +171,30 @@ def prepare(args: argparse.Namespace) -> Config:
     check_plan(plan)
     if os.path.exists(STEPUP_DIR) and not os.path.isdir(STEPUP_DIR):
         raise UsageError(f"{STEPUP_DIR} exists but is not a directory. Remove or rename it.")
+    if not os.path.isdir(STEPUP_DIR):
+        try:
+            os.mkdir(STEPUP_DIR)
+        except OSError as exc:
+            raise UsageError(
+                f"Cannot prepare {STEPUP_DIR}/: {exc.strerror}. stepup keeps its state in "
+                f"{STEPUP_DIR}/ in the project folder: make the folder writable, or run stepup "
+                "as its owner."
+            ) from None
     try:
-        os.makedirs(STEPUP_DIR, exist_ok=True)
+        # Everything stepup writes goes here: better to find out now, before changing anything.
+        fd, probe = tempfile.mkstemp(dir=STEPUP_DIR, prefix=".writable-")
+        os.close(fd)
+        os.remove(probe)
         _lock(STEPUP_DIR)
         for name in os.listdir(STEPUP_DIR):
             if name.endswith(".log"):
                 os.remove(os.path.join(STEPUP_DIR, name))
     except OSError as exc:
-        raise UsageError(f"Cannot prepare {STEPUP_DIR}/: {exc.strerror}") from None
+        raise UsageError(
+            f"Cannot prepare {STEPUP_DIR}/: {exc.strerror}. stepup writes its dump, journal and "
+            f"logs there: make it writable (chmod -R u+w {STEPUP_DIR}), or run stepup as the "
+            "owner of the project."
+        ) from None
     return Config(
         plan=plan,
         num_workers=workers,
@@ -212,6 +229,10 @@ def run(argv: list[str] | None = None) -> int:
         exit_code = trio.run(serve_session, config, plugins, reporter)
     except KeyboardInterrupt:
         exit_code = ExitCode.INTERRUPTED
+    except StepUpError as exc:
+        reporter.close()
+        print(f"stepup: error: {exc}", file=sys.stderr)
+        return ExitCode.ERROR
     reporter.close()
     return exit_code
 

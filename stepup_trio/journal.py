@@ -45,6 +45,9 @@ class Journal:
         self._buffer.clear()
         self._buffered = 0
         self.close()
+        # A new file, not the old one truncated: that may have been left read-only.
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(self.path)
         self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o644)
         header = {"format": JOURNAL_FORMAT, "version": JOURNAL_VERSION, "base": base}
         self._write(pack(header))

@@ -18,7 +18,7 @@ import trio
 from stepup_trio.core.events import Finished, Skipped, apply_event
 from stepup_trio.core.workflow import Workflow
 from stepup_trio.director import Config, Director
-from stepup_trio.errors import DumpError
+from stepup_trio.errors import DumpError, UsageError
 from stepup_trio.journal import Journal, read_journal
 from stepup_trio.plugins import Plugins
 from stepup_trio.services.keyboard import serve_keyboard
@@ -122,8 +122,14 @@ async def _watch_signals(director: Director) -> None:
 def _start_log(config: Config, socket_path: str) -> None:
     """``director.log`` starts with the socket and the pid, for clients that look for us."""
     log_path = os.path.join(config.stepup_dir, "director.log")
-    with open(log_path, "w") as fh:
-        fh.write(f"SOCKET {socket_path}\nPID {os.getpid()}\n")
+    try:
+        with open(log_path, "w") as fh:
+            fh.write(f"SOCKET {socket_path}\nPID {os.getpid()}\n")
+    except OSError as exc:
+        raise UsageError(
+            f"Cannot write {log_path}: {exc.strerror}. Make {config.stepup_dir}/ and its files "
+            "writable, or run stepup as the owner of the project."
+        ) from None
     handler = logging.FileHandler(log_path)
     handler.setFormatter(logging.Formatter("%(levelname)s:%(name)s:%(message)s"))
     logging.getLogger().addHandler(handler)

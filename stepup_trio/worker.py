@@ -20,7 +20,7 @@ import trio
 
 from stepup_trio import wire
 from stepup_trio.hashing import compute_file_hash
-from stepup_trio.processes import kill_group
+from stepup_trio.processes import become_subreaper, kill_group, kill_orphans
 
 __all__ = ["main"]
 
@@ -149,11 +149,15 @@ async def run_job(job: wire.RunJob, send) -> wire.JobFinished:
                 nursery.start_soon(drain, process.stderr, "stderr")
                 await process.wait()
                 # The step is done when its command exits: what it left running in the
-                # background would keep the pipes (and the build) open, so it goes too.
+                # background would keep the pipes (and the build) open, so it goes too, with
+                # the daemons that left its process group (adopted: see become_subreaper).
                 kill_group(process.pid, signal.SIGKILL)
+                kill_orphans()
         finally:
-            # Whatever happened, nothing the step started may outlive it.
+            # Whatever happened, nothing the step started may outlive it. (The step itself
+            # is left for trio to reap.)
             kill_group(process.pid, signal.SIGKILL)
+            kill_orphans(spare=process.pid)
         returncode = process.returncode
         stdout, stderr = captured["stdout"].value(), captured["stderr"].value()
     wall = time.perf_counter() - start
@@ -234,10 +238,17 @@ async def serve() -> None:
         nursery.cancel_scope.cancel()
 
 
+def _ignore_signal(_signum: int, _frame: object) -> None:
+    pass
+
+
 def main() -> None:
-    # Ctrl-C is for the director to handle: it stops the steps and then the workers.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # Ctrl-C is for the director to handle: it stops the steps and then the workers. A handler
+    # that does nothing, not SIG_IGN: an ignored signal stays ignored in the steps the worker
+    # starts, while exec resets a handler, so the steps can still be interrupted.
+    signal.signal(signal.SIGINT, _ignore_signal)
     print(f"PID {os.getpid()}", file=sys.stderr, flush=True)
+    become_subreaper()
     trio.run(serve)
 
 

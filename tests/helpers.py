@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 
@@ -128,3 +129,111 @@ def start_stepup(folder: Path, *args: str, **env: str) -> subprocess.Popen:
 
 def interrupt(process: subprocess.Popen, sig: int = signal.SIGINT) -> None:
     os.kill(process.pid, sig)
+
+
+# Reliability tests: reading output while stepup runs, and finding every process it left
+
+
+class OutputReader:
+    """Reads a process's stdout and stderr in threads, so that a test can act on what it sees.
+
+    ``wait`` blocks until a predicate of the stdout lines read so far holds (or a timeout), and
+    ``finish`` waits for the process and returns (stdout, stderr): both never hang longer than
+    their timeout.
+    """
+
+    def __init__(self, process: subprocess.Popen) -> None:
+        self.process = process
+        self.lines: list[str] = []
+        self._stderr: list[str] = []
+        self._changed = threading.Condition()
+        self._threads = [
+            threading.Thread(target=self._read, args=(process.stdout, self.lines), daemon=True),
+            threading.Thread(target=self._read, args=(process.stderr, self._stderr), daemon=True),
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def _read(self, stream, into: list[str]) -> None:
+        for line in stream:
+            with self._changed:
+                into.append(line.rstrip("\n"))
+                self._changed.notify_all()
+        with self._changed:
+            self._changed.notify_all()
+
+    def wait(self, predicate, timeout: float = 60.0) -> bool:
+        """Wait until ``predicate(lines)`` holds; False when the timeout passes or output ends."""
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while not predicate(self.lines):
+                left = deadline - time.monotonic()
+                if left <= 0 or not self._threads[0].is_alive():
+                    return predicate(self.lines)
+                self._changed.wait(min(left, 0.5))
+        return True
+
+    def finish(self, timeout: float = 60.0) -> tuple[str, str]:
+        """Wait for the process to exit (kill it after ``timeout``) and for its output."""
+        try:
+            self.process.wait(timeout=timeout)
+        finally:
+            if self.process.poll() is None:
+                self.process.kill()
+                self.process.wait(timeout=10)
+        for thread in self._threads:
+            thread.join(timeout=10)
+        with self._changed:
+            return "\n".join(self.lines) + "\n", "\n".join(self._stderr)
+
+
+def worker_pids(folder: Path) -> list[int]:
+    """The pids of the workers, from the first line of ``.stepup/worker*.log``."""
+    pids = []
+    for path in (folder / ".stepup").glob("worker*.log"):
+        words = path.read_text().split()
+        if len(words) >= 2 and words[0] == "PID":
+            pids.append(int(words[1]))
+    return pids
+
+
+def _proc_stat(pid: str) -> list[str] | None:
+    """The fields of /proc/<pid>/stat after the command name, or None for a gone process."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return text[text.rindex(")") + 2 :].split()
+
+
+def group_members(pgid: int) -> list[int]:
+    """The live (not zombie) processes in process group ``pgid``."""
+    members = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            fields = _proc_stat(entry)
+            if fields is not None and fields[0] != "Z" and int(fields[2]) == pgid:
+                members.append(int(entry))
+    return members
+
+
+def processes_in(folder: Path) -> list[int]:
+    """The live processes whose working directory is ``folder`` or inside it.
+
+    Workers and steps run in the root of the workflow: this finds them without knowing their
+    pids, including processes that a step left behind.
+    """
+    folder = str(Path(folder).resolve())
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            cwd = os.readlink(f"/proc/{entry}/cwd")
+        except OSError:
+            continue
+        if cwd == folder or cwd.startswith(folder + os.sep):
+            fields = _proc_stat(entry)
+            if fields is not None and fields[0] != "Z":
+                found.append(int(entry))
+    return found

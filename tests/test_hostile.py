@@ -5,6 +5,7 @@ Each test builds a small project in ``tmp_path`` and checks that the build neith
 leaves anything behind: a clear exit code, no traceback, correct output files.
 """
 
+import json
 import os
 import re
 import shlex
@@ -14,6 +15,8 @@ from pathlib import Path
 
 import pytest
 from helpers import STEPUP, clean_env, pid_alive, wait_for, write_plan
+
+from stepup_trio.wire import MAX_MESSAGE_SIZE
 
 
 def no_traceback(result) -> None:
@@ -314,38 +317,53 @@ def test_step_daemon_is_killed(tmp_path, redirect):
 
 
 ANNOUNCE_PLAN = r"""
+import json
 import os
 import socket
 import struct
+
+import msgpack
 
 from stepup.core.api import step
 
 with socket.socket(socket.AF_UNIX) as sock:
     sock.settimeout(5)
     sock.connect(os.environ["STEPUP_DIRECTOR_SOCKET"])
-    # A bin32 header that announces 4 GiB, far above wire.MAX_MESSAGE_SIZE (256 MiB).
-    sock.sendall(b"\xc6" + struct.pack(">I", 0xFFFFFFF0) + b"x" * 1000)
+    # A request [9, "WriteGraph", <bin32>] whose bin32 header announces 4 GiB, far above
+    # wire.MAX_MESSAGE_SIZE (64 MiB), followed by a little of that data.
+    header = b"\x93\x09" + msgpack.packb("WriteGraph") + b"\xc6" + struct.pack(">I", 0xFFFFFFF0)
+    sock.sendall(header + b"x" * 1000)
+    data = b""
     try:
-        outcome = "closed" if sock.recv(100) == b"" else "reply"
+        while chunk := sock.recv(65536):
+            data += chunk
+        end = "closed"
+    except ConnectionResetError:
+        # The director closed the connection with our unread bytes in it.
+        end = "closed"
     except TimeoutError:
-        outcome = "still buffering"
-with open("outcome.txt", "w") as fh:
-    fh.write(outcome)
+        end = "still buffering"
+unpacker = msgpack.Unpacker(raw=False)
+unpacker.feed(data)
+with open("outcome.json", "w") as fh:
+    json.dump({"end": end, "replies": list(unpacker)}, fh)
 step("echo after > after.txt", out="after.txt")
 """
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="stepup_trio/services/rpc.py: a message whose header announces 4 GiB is not refused "
-    "at once: msgpack checks the length limits only once the data is there, so the connection "
-    "buffers up to MAX_MESSAGE_SIZE (64 MiB) before it is closed.",
-)
 def test_announced_oversized_message_is_refused_at_once(tmp_path):
     write_plan(tmp_path, ANNOUNCE_PLAN)
     build(tmp_path, timeout=60)
     assert (tmp_path / "after.txt").read_text() == "after\n"
-    assert (tmp_path / "outcome.txt").read_text() == "closed"
+    outcome = json.loads((tmp_path / "outcome.json").read_text())
+    # An error reply to the request (its call id read from the header), then the end.
+    assert outcome["end"] == "closed", outcome
+    [[call_id, status, payload]] = outcome["replies"]
+    assert (call_id, status, payload["type"]) == (9, "error", "WireError"), outcome
+    assert payload["message"].startswith("Message too large: it announces at least "), outcome
+    assert payload["message"].endswith(
+        f"more than the limit of {MAX_MESSAGE_SIZE} bytes for one message."
+    )
 
 
 def test_static_input_outside_the_root(tmp_path):
