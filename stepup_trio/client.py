@@ -9,6 +9,7 @@ import sys
 from typing import Any
 
 from stepup_trio import errors, wire
+from stepup_trio.convert import shared_converter
 
 __all__ = ["DummyClient", "RemoteError", "SocketClient", "get_client"]
 
@@ -83,7 +84,7 @@ class DummyClient:
 
     def call(self, message: Any) -> Any:
         fields = ", ".join(
-            f"{key}={value!r}" for key, value in wire.converter.unstructure(message).items()
+            f"{key}={value!r}" for key, value in shared_converter().unstructure(message).items()
         )
         print(f"{type(message).__name__}({fields})", file=sys.stderr)
         return None

@@ -38,7 +38,7 @@ from stepup_trio.plugin_api import Node, ProbeError, SourceNode
 from stepup_trio.plugins import Plugins
 from stepup_trio.services.hasher import NEEDS_READING, FileHasher, hash_without_reading
 from stepup_trio.services.reporter import Reporter
-from stepup_trio.services.workers import Worker, WorkerDied, WorkerPool
+from stepup_trio.services.workers import WorkerDied, WorkerPool
 from stepup_trio.store import encode, new_dump_id, write_atomic, write_encoded
 from stepup_trio.watch import Watching
 
@@ -328,23 +328,23 @@ class Director(Watching):
                         await self._wait_change()
                         continue
                     # Checking a step takes a worker's turn, as running it would.
-                    worker = await self._acquire_worker()
+                    slot = await self._acquire_slot()
                     if self.drain_requested:
                         self.workflow.requeue(step)
-                        self.pool.release(worker)
+                        self.pool.release(slot)
                         break
                     if step in self.workflow.to_validate:
                         await self._validate(step)
-                        self.pool.release(worker)
+                        self.pool.release(slot)
                         continue
                     if self.workflow.replayable(step) and await self._try_skip(step):
-                        self.pool.release(worker)
+                        self.pool.release(slot)
                         continue
                     self.running += 1
                     self.workflow.start(step)
                     self._record(Started(step.key))
                     self._update_progress()
-                    jobs.start_soon(self._run_step, step, worker)
+                    jobs.start_soon(self._run_step, step, slot)
         self._phase_scope = None
         self.reporter.stop_progress()
 
@@ -405,19 +405,19 @@ class Director(Watching):
             self._next_yield = now + YIELD_INTERVAL
             await trio.lowlevel.checkpoint()
 
-    async def _acquire_worker(self) -> Worker:
+    async def _acquire_slot(self) -> int:
         """A worker's turn. Skipping thousands of steps goes without a checkpoint per step, as
-        long as a worker is idle, but still yields now and then so that signals, the socket and
-        the keyboard are served."""
-        worker = self.pool.try_acquire()
-        if worker is None:
+        long as a worker slot is free, but still yields now and then so that signals, the
+        socket and the keyboard are served."""
+        slot = self.pool.try_acquire()
+        if slot is None:
             return await self.pool.acquire()
         try:
             await self._yield_now_and_then()
         except BaseException:
-            self.pool.release(worker)
+            self.pool.release(slot)
             raise
-        return worker
+        return slot
 
     async def _try_skip(self, step: Node) -> bool:
         """Skip the step if its hash did not change and its outputs exist."""
@@ -473,7 +473,7 @@ class Director(Watching):
         self._record(Validated(step.key, still_valid))
         self._notify()
 
-    async def _run_step(self, step: Node, worker: Worker) -> None:
+    async def _run_step(self, step: Node, slot: int) -> None:
         """Run one step on a worker and record its outcome.
 
         The worker is given back only after the outcome is in the workflow: until then the
@@ -487,11 +487,12 @@ class Director(Watching):
             try:
                 # The state of the sources as the step sees it (probed once per phase).
                 stamps = await self._probe_sources(step)
+                worker = await self.pool.worker(slot)
                 result = await worker.run(self._job(step), on_started)
             except WorkerDied as exc:
                 result = wire.JobFinished(None, stderr=str(exc).encode())
                 logger.error("%s Starting a replacement.", exc)
-                worker = await self.pool.replace(worker)
+                await self.pool.replace(slot)
             except trio.Cancelled:
                 self.workflow.abort(step)
                 self._record(Aborted(step.key))
@@ -501,7 +502,7 @@ class Director(Watching):
             self._finish(step, result, stamps)
         finally:
             self.running -= 1
-            self.pool.release(worker)
+            self.pool.release(slot)
             self._notify()
 
     async def _complete_hashes(self, step: Node, result: wire.JobFinished) -> dict:

@@ -22,7 +22,6 @@ JOURNAL_FORMAT = "stepup-trio-journal"
 JOURNAL_VERSION = 2
 
 logger = logging.getLogger(__name__)
-_converter = shared_converter()
 
 #: Events that need not reach the disk at once (see the module docstring).
 BUFFERED = (Performed, Skipped, Started, Validated)
@@ -59,7 +58,7 @@ class Journal:
                 view = view[os.write(self._fd, view) :]
 
     def append(self, event: Event) -> None:
-        record = pack(_converter.unstructure(event, Event))
+        record = pack(shared_converter().unstructure(event, Event))
         self._buffer.append(record)
         self._buffered += len(record)
         if not isinstance(event, BUFFERED) or self._buffered > BUFFER_LIMIT:
@@ -108,7 +107,7 @@ def read_journal(path: str, base: str | None) -> list[Event]:
             logger.info("Ignoring %s: it does not continue the current dump.", path)
             return []
         for record in stream:
-            events.append(_converter.structure(record, Event))
+            events.append(shared_converter().structure(record, Event))
     except StopIteration:
         return []
     except Exception as exc:  # A torn or damaged record: keep what came before it.

@@ -1,8 +1,8 @@
 """A stepup session: one trio nursery owns the RPC server, the workers and the director.
 
 Services start with ``nursery.start``, so nothing runs before what it needs is ready: the socket
-is listening before a worker exists, and every worker is running before the first step is
-handed out.
+is listening before a worker exists, and a worker is running before a step is handed to it.
+Workers start when a step first needs one, in this same nursery.
 """
 
 import gc
@@ -163,14 +163,18 @@ async def serve_session(config: Config, plugins: Plugins, reporter: Reporter) ->
             for action, description, pages in opened.reports:
                 reporter.report(action, description, pages)
 
-            async def start_worker(index: int) -> Worker:
+            async def start_worker(index: int, replacement: bool = False) -> Worker:
                 log_path = os.path.join(config.stepup_dir, f"worker{index}.log")
                 worker = await nursery.start(serve_worker, index, log_path)
-                reporter.report("DIRECTOR", f"Launched worker {index}")
+                if replacement:
+                    reporter.report("DIRECTOR", f"Launched worker {index}")
                 return worker
 
-            workers = [await start_worker(index) for index in range(config.num_workers)]
-            director.pool = WorkerPool(workers, start_worker)
+            # As StepUp, the worker slots are announced at the start; their processes start
+            # when a step first runs in them (a no-op rebuild needs none).
+            for index in range(config.num_workers):
+                reporter.report("DIRECTOR", f"Launched worker {index}")
+            director.pool = WorkerPool(config.num_workers, start_worker)
             if config.interactive:
                 director.watcher = await nursery.start(
                     Watcher(director.on_file_event, director.on_overflow).serve

@@ -32,7 +32,6 @@ __all__ = [
     "WatchChange",
     "WireError",
     "WriteGraph",
-    "converter",
     "decode",
     "encode",
     "encode_reply",
@@ -185,8 +184,6 @@ MESSAGES: dict[str, type] = {
     )
 }
 
-converter = shared_converter()
-
 
 @attrs.frozen
 class Envelope:
@@ -200,7 +197,7 @@ def encode(call_id: int, message: Any) -> bytes:
     name = type(message).__name__
     if name not in MESSAGES:
         raise WireError(f"Not a message class: {name}")
-    return pack([call_id, name, converter.unstructure(message)])
+    return pack([call_id, name, shared_converter().unstructure(message)])
 
 
 def encode_reply(call_id: int, ok: bool, payload: Any = None) -> bytes:
@@ -238,7 +235,7 @@ def decode(obj: Any) -> Envelope:
     if not isinstance(payload, dict):
         raise WireError(f"Invalid {name} message: the payload must be a map of fields.")
     try:
-        message = converter.structure(payload, cls)
+        message = shared_converter().structure(payload, cls)
     except (cattrs.BaseValidationError, TypeError, ValueError) as exc:
         detail = (
             "; ".join(cattrs.transform_error(exc))

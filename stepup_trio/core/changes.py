@@ -5,11 +5,13 @@ decide which paths matter, and which steps must be checked again when the user a
 """
 
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from stepup_trio.core.states import FileState, StepState
 from stepup_trio.errors import GraphError
-from stepup_trio.nglob import NGlobMulti
+
+if TYPE_CHECKING:
+    from stepup_trio.nglob import NGlobMulti
 
 __all__ = ["Changes"]
 
@@ -31,8 +33,10 @@ class Changes:
             and node.state in (FileState.STATIC, FileState.BUILT)
         )
 
-    def _glob_multis(self, step: StepNode) -> list[NGlobMulti]:
+    def _glob_multis(self, step: StepNode) -> list["NGlobMulti"]:
         """The globs a step registered, filled with the files the graph knows that match."""
+        from stepup_trio.nglob import NGlobMulti  # Only workflows with globs need it.
+
         multis = []
         for registration in step.globs:
             ngm = NGlobMulti.from_patterns(registration.patterns, registration.subs)
@@ -49,6 +53,8 @@ class Changes:
         node = self.file(path)
         if node is not None:
             return not node.orphan and node.state != FileState.VOLATILE
+        from stepup_trio.nglob import NGlobMulti
+
         for step in self.steps():
             if step.globs and not step.orphan:
                 for registration in step.globs:

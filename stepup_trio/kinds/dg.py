@@ -10,7 +10,6 @@ import re
 
 import attrs
 
-from stepup_trio.nglob import convert_nglob
 from stepup_trio.plugin_api import Node
 
 __all__ = ["DeferredGlobNode"]
@@ -18,6 +17,8 @@ __all__ = ["DeferredGlobNode"]
 
 @functools.cache
 def _compiled(pattern: str) -> re.Pattern:
+    from stepup_trio.nglob import convert_nglob  # Only workflows with deferred globs need it.
+
     return re.compile(convert_nglob(pattern, {}, False))
 
 

@@ -119,41 +119,49 @@ async def serve_worker(index: int, log_path: str, *, task_status=trio.TASK_STATU
 
 
 class WorkerPool:
-    """Idle workers wait in a channel; a step borrows one and gives it back.
+    """Worker slots: a step takes a free slot for its turn and gives it back.
 
-    A worker that died is replaced by a new one with the same index, started in the session's
-    nursery by ``start_worker``.
+    Each slot's worker process is started the first time a step runs in it, not before: a
+    run that only skips steps (the common no-op rebuild) starts no worker at all. A worker that
+    died is replaced by a new one in the same slot. ``start_worker(index)`` starts one in the
+    session's nursery.
     """
 
-    def __init__(self, workers: list[Worker], start_worker=None) -> None:
-        self.workers = workers
+    def __init__(self, size: int, start_worker: Callable) -> None:
+        self.workers: list[Worker | None] = [None] * size
         self._start_worker = start_worker
-        self._send, self._receive = trio.open_memory_channel[Worker](len(workers))
-        for worker in workers:
-            self._send.send_nowait(worker)
+        self._send, self._receive = trio.open_memory_channel[int](size)
+        for index in range(size):
+            self._send.send_nowait(index)
 
-    async def acquire(self) -> Worker:
+    async def acquire(self) -> int:
+        """A free slot; wait for one."""
         return await self._receive.receive()
 
-    def try_acquire(self) -> Worker | None:
-        """An idle worker without waiting, or None: no checkpoint, for the skip fast path."""
+    def try_acquire(self) -> int | None:
+        """A free slot without waiting, or None: no checkpoint, for the skip fast path."""
         try:
             return self._receive.receive_nowait()
         except trio.WouldBlock:
             return None
 
-    def release(self, worker: Worker) -> None:
-        self._send.send_nowait(worker)
+    def release(self, slot: int) -> None:
+        self._send.send_nowait(slot)
 
-    async def replace(self, worker: Worker) -> Worker:
-        """Start a new worker in place of one that died."""
-        if self._start_worker is None:
-            raise WorkerDied(f"Worker {worker.index} died and cannot be replaced.")
-        fresh = await self._start_worker(worker.index)
-        self.workers[self.workers.index(worker)] = fresh
-        return fresh
+    async def worker(self, slot: int) -> Worker:
+        """The worker of a slot, started now if it was never needed before."""
+        worker = self.workers[slot]
+        if worker is None:
+            worker = self.workers[slot] = await self._start_worker(slot)
+        return worker
+
+    async def replace(self, slot: int) -> Worker:
+        """Start a new worker in a slot whose worker died."""
+        worker = self.workers[slot] = await self._start_worker(slot, replacement=True)
+        return worker
 
     def kill_running_steps(self) -> None:
         """Last resort at exit: no step's process group may survive the director."""
         for worker in self.workers:
-            kill_group(worker.pgid, signal.SIGKILL)
+            if worker is not None:
+                kill_group(worker.pgid, signal.SIGKILL)
