@@ -12,7 +12,6 @@ import contextlib
 import os
 import resource
 import signal
-import subprocess
 import sys
 import time
 
@@ -112,6 +111,98 @@ def hash_paths(paths: list[str], known: dict[str, wire.FileHash]) -> dict[str, w
     return hashes
 
 
+def _spawn(command: str, workdir: str, env: dict[str, str]) -> tuple[int, int, int]:
+    """Start ``/bin/sh -c command`` in a session (and process group) of its own, with stdin from
+    /dev/null; return its pid and the read ends of its stdout and stderr.
+
+    posix_spawn runs no Python code between fork and exec, unlike subprocess: a few tenths of
+    a millisecond less per step, which counts in builds of many small steps. It has no
+    working-directory action, so a step with a workdir goes there in its shell.
+    """
+    argv = ["/bin/sh", "-c", command]
+    if os.path.normpath(workdir) != ".":
+        argv = ["/bin/sh", "-c", 'cd -- "$1" && exec /bin/sh -c "$2"', "sh", workdir, command]
+    out_read, out_write = os.pipe()
+    err_read, err_write = os.pipe()
+    try:
+        pid = os.posix_spawn(
+            "/bin/sh",
+            argv,
+            env,
+            file_actions=[
+                (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+                (os.POSIX_SPAWN_DUP2, out_write, 1),
+                (os.POSIX_SPAWN_DUP2, err_write, 2),
+            ],
+            setsid=True,
+            # As subprocess does: Python ignores SIGPIPE, a step must not inherit that
+            # (``yes | head`` would print "Broken pipe" errors).
+            setsigdef=(signal.SIGPIPE, signal.SIGXFSZ),
+            setsigmask=(),
+        )
+    except BaseException:
+        os.close(out_read)
+        os.close(err_read)
+        raise
+    finally:
+        os.close(out_write)
+        os.close(err_write)
+    return pid, out_read, err_read
+
+
+async def _wait(pid: int) -> int:
+    """Wait for a child without blocking the event loop; return its exit code (-signal)."""
+    try:
+        pidfd = os.pidfd_open(pid)
+    except (AttributeError, OSError):  # Before Linux 5.3: wait in a thread.
+        _, status = await trio.to_thread.run_sync(os.waitpid, pid, 0, abandon_on_cancel=True)
+    else:
+        try:
+            await trio.lowlevel.wait_readable(pidfd)
+        finally:
+            os.close(pidfd)
+        _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status)
+
+
+async def _run_command(
+    command: str, workdir: str, env: dict[str, str], send
+) -> tuple[int, tuple["Capture", "Capture"]]:
+    """Run the step's command, capture its output, and leave nothing of it running."""
+    captured = (Capture(), Capture())
+    try:
+        pid, out_read, err_read = _spawn(command, workdir, env)
+    except OSError as exc:
+        await send(wire.JobStarted(0))
+        captured[1].add(f"Cannot start /bin/sh: {exc.strerror}\n".encode())
+        return 127, captured
+
+    async def drain(fd: int, capture: Capture) -> None:
+        async with trio.lowlevel.FdStream(fd) as stream:
+            while data := await stream.receive_some(65536):
+                capture.add(data)
+
+    try:
+        await send(wire.JobStarted(pid))
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(drain, out_read, captured[0])
+            nursery.start_soon(drain, err_read, captured[1])
+            returncode = await _wait(pid)
+            # The step is done when its command exits: what it left running in the
+            # background would keep the pipes (and the build) open, so it goes too, with
+            # the daemons that left its process group (adopted: see become_subreaper).
+            kill_group(pid, signal.SIGKILL)
+            kill_orphans()
+    finally:
+        # Whatever happened, nothing the step started may outlive it, and the step's own
+        # process is reaped (kill_orphans waits for every child, the step included).
+        kill_group(pid, signal.SIGKILL)
+        kill_orphans()
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, 0)  # Without /proc, kill_orphans cannot have reaped it.
+    return returncode, captured
+
+
 async def run_job(job: wire.RunJob, send) -> wire.JobFinished:
     problems = invalid_inputs(job.inputs)
     if problems:
@@ -126,40 +217,8 @@ async def run_job(job: wire.RunJob, send) -> wire.JobFinished:
         await send(wire.JobStarted(0))
         returncode, stdout, stderr = 1, b"", shebang.encode()
     else:
-        process = await trio.lowlevel.open_process(
-            ["/bin/sh", "-c", job.command],
-            cwd=workdir,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            start_new_session=True,
-        )
-        captured = {"stdout": Capture(), "stderr": Capture()}
-
-        async def drain(stream, name: str) -> None:
-            async with stream:
-                while data := await stream.receive_some(65536):
-                    captured[name].add(data)
-
-        try:
-            await send(wire.JobStarted(process.pid))
-            async with trio.open_nursery() as nursery:
-                nursery.start_soon(drain, process.stdout, "stdout")
-                nursery.start_soon(drain, process.stderr, "stderr")
-                await process.wait()
-                # The step is done when its command exits: what it left running in the
-                # background would keep the pipes (and the build) open, so it goes too, with
-                # the daemons that left its process group (adopted: see become_subreaper).
-                kill_group(process.pid, signal.SIGKILL)
-                kill_orphans()
-        finally:
-            # Whatever happened, nothing the step started may outlive it. (The step itself
-            # is left for trio to reap.)
-            kill_group(process.pid, signal.SIGKILL)
-            kill_orphans(spare=process.pid)
-        returncode = process.returncode
-        stdout, stderr = captured["stdout"].value(), captured["stderr"].value()
+        returncode, captured = await _run_command(job.command, workdir, env, send)
+        stdout, stderr = captured[0].value(), captured[1].value()
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     paths = job.inputs + job.outputs
