@@ -12,10 +12,8 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from rich.console import Console
-from rich.text import Text
-
 if TYPE_CHECKING:
+    from rich.console import Console
     from rich.progress import Progress
 
 __all__ = ["Reporter", "rule"]
@@ -47,19 +45,41 @@ def rule(title: str, width: int) -> str:
     return "─" * left + title + "─" * (fill - left)
 
 
+def _may_be_terminal() -> bool:
+    """False when rich would surely see no terminal: then it need not even be imported."""
+    overrides = ("TTY_COMPATIBLE", "TTY_INTERACTIVE", "FORCE_COLOR")
+    return sys.stdout.isatty() or any(name in os.environ for name in overrides)
+
+
 class Reporter:
     """Formats and prints status lines and boxes, and keeps the progress bar up to date."""
 
-    def __init__(self, console: Console | None = None, show_perf: int = 0) -> None:
-        self.console = console or Console(file=sys.stdout, highlight=False)
+    def __init__(self, console: "Console | None" = None, show_perf: int = 0) -> None:
+        self._console = console
+        if console is None and _may_be_terminal():
+            self._console = self._new_console()
+        # Piped output is plain: rich is only loaded when a box needs the console's width.
+        self.interactive = self._console is not None and self._console.is_terminal
+        self._file = sys.stdout if console is None else console.file
         self.show_perf = show_perf
-        self.interactive = self.console.is_terminal
         self._phase_start = time.perf_counter()
         self._digits = 3
         self.running = 0
         self._progress: Progress | None = None
         self._closed_pipe = False
         self._tasks: dict[str, int] = {}
+
+    @staticmethod
+    def _new_console() -> "Console":
+        from rich.console import Console
+
+        return Console(file=sys.stdout, highlight=False)
+
+    @property
+    def console(self) -> "Console":
+        if self._console is None:
+            self._console = self._new_console()
+        return self._console
 
     # Progress bar (terminal only)
 
@@ -118,6 +138,8 @@ class Reporter:
                 lines.append(rule("", width))
             self._write("".join(line + "\n" for line in lines))
             return
+        from rich.text import Text
+
         line = Text(prefix)
         line.append(f"{action:>10s}", style=ACTION_STYLES.get(action, DEFAULT_STYLE))
         line.append(f" │ {description}")
@@ -143,14 +165,14 @@ class Reporter:
         if self._closed_pipe:
             return
         try:
-            self.console.file.write(text)
-            self.console.file.flush()
+            self._file.write(text)
+            self._file.flush()
         except BrokenPipeError:
             # Whoever read our output is gone (e.g. `stepup | head`): the build goes on
             # quietly, so that its results and the dump are still written.
             self._closed_pipe = True
             with contextlib.suppress(OSError):
-                os.dup2(os.open(os.devnull, os.O_WRONLY), self.console.file.fileno())
+                os.dup2(os.open(os.devnull, os.O_WRONLY), self._file.fileno())
 
     def close(self) -> None:
         """Stop the progress bar and end the output with an empty line."""
