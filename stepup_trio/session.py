@@ -5,11 +5,13 @@ is listening before a worker exists, and a worker is running before a step is ha
 Workers start when a step first needs one, in this same nursery.
 """
 
+import contextlib
 import gc
 import logging
 import os
 import shutil
 import signal
+import socket
 import tempfile
 
 import attrs
@@ -136,9 +138,42 @@ def _start_log(config: Config, socket_path: str) -> None:
     logging.getLogger().setLevel(logging.INFO)
 
 
+PRIVATE_PREFIX = "stepup-"
+
+
+def remove_stale_private_dirs() -> None:
+    """Remove the socket folders of directors that were killed (SIGKILL leaves them behind).
+
+    Only folders of this user whose ``director`` socket refuses connections: no director is
+    listening there any more. Anything unexpected is left alone.
+    """
+    tmp = tempfile.gettempdir()
+    try:
+        names = [name for name in os.listdir(tmp) if name.startswith(PRIVATE_PREFIX)]
+    except OSError:
+        return
+    for name in names:
+        folder = os.path.join(tmp, name)
+        sock_path = os.path.join(folder, "director")
+        try:
+            info = os.lstat(folder)
+            if info.st_uid != os.getuid() or not os.path.exists(sock_path):
+                continue
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+                probe.settimeout(0.5)
+                probe.connect(sock_path)
+        except ConnectionRefusedError:
+            with contextlib.suppress(OSError):
+                os.remove(sock_path)
+                os.rmdir(folder)
+        except OSError:
+            continue
+
+
 async def serve_session(config: Config, plugins: Plugins, reporter: Reporter) -> int:
     """Run the whole session in one nursery and return the exit code."""
-    with tempfile.TemporaryDirectory(prefix="stepup-") as private_dir:
+    remove_stale_private_dirs()
+    with tempfile.TemporaryDirectory(prefix=PRIVATE_PREFIX) as private_dir:
         os.chmod(private_dir, 0o700)
         socket_path = os.path.join(private_dir, "director")
         _start_log(config, socket_path)

@@ -17,7 +17,7 @@ from pathlib import Path
 import msgpack
 import pytest
 import trio
-from helpers import start_stepup, wait_for, write_plan
+from helpers import run_stepup, start_stepup, wait_for, write_plan
 
 from stepup_trio import wire
 from stepup_trio.services import rpc
@@ -266,3 +266,39 @@ def test_another_user_is_refused_while_the_build_goes_on(tmp_path):
     assert (tmp_path / "after.txt").read_text() == "after\n"
     log = Path(tmp_path / ".stepup/director.log").read_text()
     assert f"Refused a connection from user id {uid}" in log
+
+
+def test_socket_folders_of_killed_directors_are_removed(tmp_path):
+    """SIGKILL leaves a director's private socket folder behind; the next stepup removes the
+    ones whose socket nobody listens on, and leaves every other folder alone."""
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    stale = tmp / "stepup-stale"
+    stale.mkdir(mode=0o700)
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as dead:
+        dead.bind(str(stale / "director"))  # Bound, never listening, then closed: refused.
+    live = tmp / "stepup-live"
+    live.mkdir(mode=0o700)
+    listening = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listening.bind(str(live / "director"))
+    listening.listen()
+    empty = tmp / "stepup-empty"  # Being created by another stepup, say: no socket yet.
+    empty.mkdir(mode=0o700)
+    other = tmp / "unrelated"
+    other.mkdir()
+    project = tmp_path / "project"
+    project.mkdir()
+    write_plan(project, "from stepup.core.api import step\nstep('true')\n")
+    try:
+        result = run_stepup(project, TMPDIR=str(tmp))
+    finally:
+        listening.close()
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert not stale.exists()
+    assert live.exists() and empty.exists() and other.exists()
+    # The folder of the run itself is gone too, as after every normal exit.
+    assert sorted(path.name for path in tmp.iterdir()) == [
+        "stepup-empty",
+        "stepup-live",
+        "unrelated",
+    ]
