@@ -34,9 +34,10 @@ from stepup_trio.errors import GraphError, StepUpError
 from stepup_trio.hashing import FileHash
 from stepup_trio.journal import Journal
 from stepup_trio.pages import blocked_page, line_pages, pending_page, result_pages
-from stepup_trio.plugin_api import Node, ProbeError, SourceNode
+from stepup_trio.plugin_api import Node
 from stepup_trio.plugins import Plugins
 from stepup_trio.services.hasher import NEEDS_READING, FileHasher, hash_without_reading
+from stepup_trio.services.prober import SourceProber
 from stepup_trio.services.reporter import Reporter
 from stepup_trio.services.workers import WorkerDied, WorkerPool
 from stepup_trio.store import encode, new_dump_id, write_atomic, write_encoded
@@ -109,8 +110,7 @@ class Director(Watching):
         self._changed = trio.Event()
         self._phase_scope: trio.CancelScope | None = None
         self._next_yield = 0.0
-        # Stamps of source nodes probed in this run phase, by key.
-        self._stamps: dict[str, bytes | None] = {}
+        self.prober = SourceProber(lambda text: self.reporter.report("WARNING", text))
         self.watcher = None
         self._init_watching()
 
@@ -207,50 +207,6 @@ class Director(Watching):
         names = set(step.env_vars) | set(step.amended_env)
         return {name: os.environ.get(name) for name in names}
 
-    async def _probe_sources(self, step: Node) -> dict[str, bytes | None]:
-        """The current stamps of the source nodes a step needs, by key; None if a probe failed.
-
-        Each source is probed once per run phase, in a worker thread, within its timeout. A
-        failure is shown once and makes the steps that need the source run.
-        """
-        stamps = {}
-        for node in step.suppliers:
-            if not isinstance(node, SourceNode):
-                continue
-            if node.key not in self._stamps:
-                self._stamps[node.key] = await self._probe(node)
-            stamps[node.key] = self._stamps[node.key]
-        return stamps
-
-    async def _check_sources(self) -> None:
-        """In watch mode nothing reports a change of a source: probe them all at the start of
-        each run phase, and check the steps that need one that changed."""
-        changed = []
-        for node in list(self.workflow.graph):
-            if isinstance(node, SourceNode) and not node.orphan and node.stamp is not None:
-                self._stamps[node.key] = stamp = await self._probe(node)
-                if stamp != node.stamp:
-                    changed.append(node)
-        if changed:
-            self.workflow.sources_changed(changed)
-
-    async def _probe(self, node: SourceNode) -> bytes | None:
-        problem = f"no answer within {node.probe_timeout:g} s"
-        with trio.move_on_after(node.probe_timeout):
-            try:
-                stamp = await trio.to_thread.run_sync(node.probe, abandon_on_cancel=True)
-            except ProbeError as exc:
-                problem = str(exc)
-            except Exception as exc:  # A bug in a node-kind plugin must not stop the build.
-                logger.exception("Probing %s failed", node.key)
-                problem = f"{type(exc).__name__}: {exc}"
-            else:
-                if isinstance(stamp, bytes):
-                    return stamp
-                problem = f"the {node.kind} plugin returned {type(stamp).__name__}, not bytes"
-        self.reporter.report("WARNING", f"Cannot probe {node.key}: {problem}")
-        return None
-
     def _step_hash(
         self,
         step: Node,
@@ -307,7 +263,7 @@ class Director(Watching):
     async def run_phase(self) -> None:
         """Skip or run queued steps until nothing is queued and nothing runs."""
         self.reporter.report("PHASE", "run")
-        self._stamps.clear()  # Sources may have changed since the last phase.
+        self.prober.new_phase()
         if self.watcher is not None:
             # Edits of sources during the run are seen too (reported in the watch phase).
             self.watcher.sync(self.workflow.watched_dirs())
@@ -318,7 +274,10 @@ class Director(Watching):
             if self._loaded:
                 await self._restart()
             else:
-                await self._check_sources()
+                # In watch mode nothing reports a change of a source: look now.
+                changed = await self.prober.changed(self.workflow.graph)
+                if changed:
+                    self.workflow.sources_changed(changed)
             async with trio.open_nursery() as jobs:
                 while not self.drain_requested:
                     step = self.workflow.pop_queued()
@@ -423,7 +382,7 @@ class Director(Watching):
         """Skip the step if its hash did not change and its outputs exist."""
         inputs, outputs = self.workflow.hashed_paths(step)
         hashes = await self.hasher.hash_nodes(inputs + outputs)
-        stamps = await self._probe_sources(step)
+        stamps = await self.prober.stamps(step)
         missing_inputs = [node.path for node in inputs if hashes[node.path] is None]
         missing_inputs += [key for key, stamp in stamps.items() if stamp is None]
         missing_outputs = [node.path for node in outputs if hashes[node.path] is None]
@@ -460,7 +419,7 @@ class Director(Watching):
         """Only amended inputs are missing: are they still needed, given the other inputs?"""
         inputs, outputs = self.workflow.hashed_paths(step)
         hashes = await self.hasher.hash_nodes(inputs + outputs)
-        new_hash = self._step_hash(step, hashes, await self._probe_sources(step))
+        new_hash = self._step_hash(step, hashes, await self.prober.stamps(step))
         still_valid = new_hash.inp_digest == step.hash.inp_digest
         if not still_valid and self.config.explain_rerun:
             changed, same = explain(step.hash, new_hash)
@@ -486,7 +445,7 @@ class Director(Watching):
         try:
             try:
                 # The state of the sources as the step sees it (probed once per phase).
-                stamps = await self._probe_sources(step)
+                stamps = await self.prober.stamps(step)
                 worker = await self.pool.worker(slot)
                 result = await worker.run(self._job(step), on_started)
             except WorkerDied as exc:
