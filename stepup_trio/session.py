@@ -102,7 +102,7 @@ async def open_workflow(config: Config, plugins: Plugins) -> Opened:
             done += isinstance(event, Skipped) or (isinstance(event, Finished) and event.success)
         # The recovered state becomes the new dump before the old journal is replaced.
         base, raw = new_dump_id(), None
-        dump_workflow(workflow, config.dump_path, base)
+        await trio.to_thread.run_sync(dump_workflow, workflow, config.dump_path, base)
         reports.append(
             ("WORKFLOW", f"Recovered {done} completed step(s) of an interrupted run", [])
         )
@@ -172,7 +172,7 @@ def remove_stale_private_dirs() -> None:
 
 async def serve_session(config: Config, plugins: Plugins, reporter: Reporter) -> int:
     """Run the whole session in one nursery and return the exit code."""
-    remove_stale_private_dirs()
+    await trio.to_thread.run_sync(remove_stale_private_dirs)  # Connect probes may block.
     with tempfile.TemporaryDirectory(prefix=PRIVATE_PREFIX) as private_dir:
         os.chmod(private_dir, 0o700)
         socket_path = os.path.join(private_dir, "director")

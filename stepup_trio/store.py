@@ -316,8 +316,7 @@ def read_dump(path: str, kinds: Mapping[str, type[Node]]) -> tuple[Workflow, str
 
 def read_dump_raw(path: str, kinds: Mapping[str, type[Node]]) -> tuple[Workflow, str, bytes]:
     """Load a dump; also return its uncompressed document, to tell later if it changed."""
-    with open(path, "rb") as fh:
-        raw = _decompress(fh.read())
+    raw = _decompress(_read_bytes(path))
     workflow, dump_id = decode(raw, kinds)
     return workflow, dump_id, raw
 
@@ -333,8 +332,7 @@ async def load_dump(path: str, kinds: Mapping[str, type[Node]]) -> tuple[Workflo
     another builds the nodes from the chunks already there: a large dump loads in about the
     time of the slower of the two, not of both.
     """
-    with open(path, "rb") as fh:
-        data = fh.read()
+    data = await trio.to_thread.run_sync(_read_bytes, path)
     chunks: queue.SimpleQueue[bytes | BaseException | None] = queue.SimpleQueue()
     reader = _ChunkReader(chunks)
     problem = None
@@ -348,6 +346,11 @@ async def load_dump(path: str, kinds: Mapping[str, type[Node]]) -> tuple[Workflo
     if problem is not None:
         raise problem
     return workflow, dump_id, b"".join(reader.parts)
+
+
+def _read_bytes(path: str) -> bytes:
+    with open(path, "rb") as fh:
+        return fh.read()
 
 
 def _decompress_chunks(data: bytes, chunks: queue.SimpleQueue) -> None:
@@ -376,8 +379,18 @@ class _ChunkReader:
         self.chunks = chunks
         self.parts: list[bytes] = []
         self.done = False
+        self._peeked: bytes | None = None
+
+    def peek(self) -> bytes:
+        """The next chunk, which the next ``read`` returns again."""
+        if self._peeked is None:
+            self._peeked = self.read()
+        return self._peeked
 
     def read(self, _size: int = -1) -> bytes:
+        if self._peeked is not None:
+            chunk, self._peeked = self._peeked, None
+            return chunk
         while not self.done:
             item = self.chunks.get()
             if item is None:
@@ -392,21 +405,7 @@ class _ChunkReader:
 
 
 def _decode_chunks(reader: _ChunkReader, kinds: Mapping[str, type[Node]]) -> tuple[Workflow, str]:
-    first = reader.read()
-    stream = unpacker(max_buffer_size=0, file_like=_Prefixed(first, reader), read_size=CHUNK_SIZE)
+    first = reader.peek()[:1]
+    stream = unpacker(max_buffer_size=0, file_like=reader, read_size=CHUNK_SIZE)
     with _gc_paused():
-        return _decode(stream, first[:1], None, kinds)
-
-
-class _Prefixed:
-    """A reader that first returns ``first``, then what ``reader`` returns."""
-
-    def __init__(self, first: bytes, reader: _ChunkReader) -> None:
-        self.first: bytes | None = first
-        self.reader = reader
-
-    def read(self, size: int = -1) -> bytes:
-        if self.first is not None:
-            first, self.first = self.first, None
-            return first
-        return self.reader.read(size)
+        return _decode(stream, first, None, kinds)

@@ -4,7 +4,7 @@ import signal
 from pathlib import Path
 
 import pytest
-from helpers import pid_alive, start_stepup, wait_for, write_plan
+from helpers import pid_alive, start_stepup, wait_for, worker_pids, write_plan
 
 NUM_SLOW = 3
 
@@ -25,13 +25,6 @@ def slow_plan(folder: Path) -> None:
 
 def read_pids(folder: Path, pattern: str) -> list[int]:
     return [int(path.read_text().split()[-1]) for path in folder.glob(pattern) if path.read_text()]
-
-
-def worker_pids(folder: Path) -> list[int]:
-    return [
-        int(path.read_text().splitlines()[0].split()[1])
-        for path in (folder / ".stepup").glob("worker*.log")
-    ]
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers import STEPUP, clean_env, pid_alive, wait_for, write_plan
+from helpers import STEPUP, clean_env, processes_in, wait_for, write_plan
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[=>]")
 WIDTH = 80
@@ -46,21 +46,6 @@ END = ["  DIRECTOR │ Stopping workers.", "  DIRECTOR │ See you!"]
 def _controlling_terminal() -> None:
     # Runs in the child after setsid(): stdin (the pty) becomes its controlling terminal.
     fcntl.ioctl(0, termios.TIOCSCTTY, 0)
-
-
-def processes_in(folder: Path) -> list[int]:
-    """Every live process whose working directory is in the folder: stepup, workers, steps."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            cwd = os.readlink(f"/proc/{entry}/cwd")
-        except OSError:
-            continue
-        if (cwd == str(folder) or cwd.startswith(f"{folder}/")) and pid_alive(int(entry)):
-            found.append(int(entry))
-    return found
 
 
 class Terminal:

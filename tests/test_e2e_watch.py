@@ -21,8 +21,10 @@ from helpers import (
     clean_env,
     lines,
     pid_alive,
+    processes_in,
     start_stepup,
     wait_for,
+    worker_pids,
     write_plan,
 )
 
@@ -50,30 +52,6 @@ COPY_FIRST_RUN = [
 
 
 # Running and stopping stepup
-
-
-def worker_pids(folder: Path) -> list[int]:
-    pids = []
-    for path in sorted((folder / ".stepup").glob("worker*.log")):
-        first = path.read_text().split("\n", 1)[0].split()
-        if len(first) == 2 and first[0] == "PID":
-            pids.append(int(first[1]))
-    return pids
-
-
-def processes_in(folder: Path) -> list[int]:
-    """Every live process whose working directory is in the folder: stepup, workers, steps."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            cwd = os.readlink(f"/proc/{entry}/cwd")
-        except OSError:
-            continue
-        if (cwd == str(folder) or cwd.startswith(f"{folder}/")) and pid_alive(int(entry)):
-            found.append(int(entry))
-    return found
 
 
 def inotify_watches(pid: int) -> int | None:

@@ -92,6 +92,16 @@ def _marginal(large: Row, small: Row, key: str, scale: float = 1.0) -> float | N
     return (large[key] - small[key]) / extra * scale
 
 
+def _ratios(row: Row, base: Row) -> Row:
+    """``row / base`` of the cold build, the no-op median, the one change and the peak RSS."""
+    return {
+        "cold_ratio": ratio(row["cold_s"], base["cold_s"]),
+        "noop_ratio": ratio(row["noop_median_s"], base["noop_median_s"]),
+        "change_ratio": ratio(row["change_s"], base["change_s"]),
+        "memory_ratio": ratio(row["peak_rss_bytes"], base["peak_rss_bytes"]),
+    }
+
+
 def growth_row(small: Row, large: Row) -> Row:
     """Ratios from the smallest to the largest N of one tool and shape."""
     return {
@@ -100,10 +110,7 @@ def growth_row(small: Row, large: Row) -> Row:
         "from_steps": small["steps"],
         "to_steps": large["steps"],
         "steps_ratio": ratio(large["step_count"], small["step_count"]),
-        "cold_ratio": ratio(large["cold_s"], small["cold_s"]),
-        "noop_ratio": ratio(large["noop_median_s"], small["noop_median_s"]),
-        "change_ratio": ratio(large["change_s"], small["change_s"]),
-        "memory_ratio": ratio(large["peak_rss_bytes"], small["peak_rss_bytes"]),
+        **_ratios(large, small),
         # Free of the fixed start-up cost and the interpreter's baseline memory.
         "noop_marginal_us": _marginal(large, small, "noop_median_s", 1e6),
         "memory_marginal_bytes": _marginal(large, small, "peak_rss_bytes"),
@@ -143,10 +150,7 @@ def e2e_compare(rows: Iterable[Row]) -> list[Row]:
                 "tool": row["tool"],
                 "shape": row["shape"],
                 "steps": row["steps"],
-                "cold_ratio": ratio(row["cold_s"], base["cold_s"]),
-                "noop_ratio": ratio(row["noop_median_s"], base["noop_median_s"]),
-                "change_ratio": ratio(row["change_s"], base["change_s"]),
-                "memory_ratio": ratio(row["peak_rss_bytes"], base["peak_rss_bytes"]),
+                **_ratios(row, base),
             }
         )
     return compare
