@@ -2,7 +2,6 @@
 
 import contextlib
 import ctypes
-import glob
 import os
 import signal
 
@@ -31,9 +30,16 @@ def become_subreaper() -> bool:
 
 
 def _children() -> list[int]:
+    """The children of this process, from /proc (empty without it). Called after every step:
+    a listing of the threads and one small read each, no glob."""
+    tasks = f"/proc/{os.getpid()}/task"
+    try:
+        threads = os.listdir(tasks)
+    except OSError:
+        return []
     pids = []
-    for path in glob.glob(f"/proc/{os.getpid()}/task/*/children"):
-        with contextlib.suppress(OSError), open(path) as fh:
+    for thread in threads:
+        with contextlib.suppress(OSError), open(f"{tasks}/{thread}/children", "rb") as fh:
             pids.extend(int(word) for word in fh.read().split())
     return pids
 

@@ -20,6 +20,7 @@ import trio
 from stepup_trio import wire
 from stepup_trio.hashing import compute_file_hash
 from stepup_trio.processes import become_subreaper, kill_group, kill_orphans
+from stepup_trio.spawn import SHELL, Launcher, Start, shell_status
 
 __all__ = ["main"]
 
@@ -111,24 +112,20 @@ def hash_paths(paths: list[str], known: dict[str, wire.FileHash]) -> dict[str, w
     return hashes
 
 
-def _spawn(command: str, workdir: str, env: dict[str, str]) -> tuple[int, int, int]:
-    """Start ``/bin/sh -c command`` in a session (and process group) of its own, with stdin from
+def _spawn(start: Start) -> tuple[int, int, int]:
+    """Start a command in a session (and process group) of its own, with stdin from
     /dev/null; return its pid and the read ends of its stdout and stderr.
 
     posix_spawn runs no Python code between fork and exec, unlike subprocess: a few tenths of
-    a millisecond less per step, which counts in builds of many small steps. It has no
-    working-directory action, so a step with a workdir goes there in its shell.
+    a millisecond less per step, which counts in builds of many small steps.
     """
-    argv = ["/bin/sh", "-c", command]
-    if os.path.normpath(workdir) != ".":
-        argv = ["/bin/sh", "-c", 'cd -- "$1" && exec /bin/sh -c "$2"', "sh", workdir, command]
     out_read, out_write = os.pipe()
     err_read, err_write = os.pipe()
     try:
         pid = os.posix_spawn(
-            "/bin/sh",
-            argv,
-            env,
+            start.path,
+            start.argv,
+            start.env,
             file_actions=[
                 (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
                 (os.POSIX_SPAWN_DUP2, out_write, 1),
@@ -151,7 +148,7 @@ def _spawn(command: str, workdir: str, env: dict[str, str]) -> tuple[int, int, i
 
 
 async def _wait(pid: int) -> int:
-    """Wait for a child without blocking the event loop; return its exit code (-signal)."""
+    """Wait for a child without blocking the event loop; return its wait status."""
     try:
         pidfd = os.pidfd_open(pid)
     except (AttributeError, OSError):  # Before Linux 5.3: wait in a thread.
@@ -162,19 +159,38 @@ async def _wait(pid: int) -> int:
         finally:
             os.close(pidfd)
         _, status = os.waitpid(pid, 0)
-    return os.waitstatus_to_exitcode(status)
+    return status
+
+
+def _end_step(pid: int) -> None:
+    """Nothing a step started may outlive it: its process group goes, and so do the daemons
+    that left the group (adopted: see become_subreaper)."""
+    kill_group(pid, signal.SIGKILL)
+    kill_orphans()
+
+
+def _start_step(launcher: Launcher, job: wire.RunJob) -> tuple[Start, int, int, int]:
+    """Start the step's command; return how, and the pid and output pipes of its process."""
+    start = launcher.start(job.command, job.workdir, job.env)
+    if start.direct:
+        try:
+            return start, *_spawn(start)
+        except OSError:
+            # The shell finds out why the program cannot run, and says so in its own words.
+            start = launcher.shell_start(job.command, job.workdir, job.env)
+    return start, *_spawn(start)
 
 
 async def _run_command(
-    command: str, workdir: str, env: dict[str, str], send
+    launcher: Launcher, job: wire.RunJob, send
 ) -> tuple[int, tuple["Capture", "Capture"]]:
     """Run the step's command, capture its output, and leave nothing of it running."""
     captured = (Capture(), Capture())
     try:
-        pid, out_read, err_read = _spawn(command, workdir, env)
+        start, pid, out_read, err_read = _start_step(launcher, job)
     except OSError as exc:
         await send(wire.JobStarted(0))
-        captured[1].add(f"Cannot start /bin/sh: {exc.strerror}\n".encode())
+        captured[1].add(f"Cannot start {SHELL}: {exc.strerror}\n".encode())
         return 127, captured
 
     async def drain(fd: int, capture: Capture) -> None:
@@ -187,37 +203,33 @@ async def _run_command(
         async with trio.open_nursery() as nursery:
             nursery.start_soon(drain, out_read, captured[0])
             nursery.start_soon(drain, err_read, captured[1])
-            returncode = await _wait(pid)
+            status = await _wait(pid)
             # The step is done when its command exits: what it left running in the
-            # background would keep the pipes (and the build) open, so it goes too, with
-            # the daemons that left its process group (adopted: see become_subreaper).
-            kill_group(pid, signal.SIGKILL)
-            kill_orphans()
-    finally:
-        # Whatever happened, nothing the step started may outlive it, and the step's own
-        # process is reaped (kill_orphans waits for every child, the step included).
-        kill_group(pid, signal.SIGKILL)
-        kill_orphans()
+            # background would keep the pipes (and the build) open.
+            _end_step(pid)
+    except BaseException:
+        _end_step(pid)
         with contextlib.suppress(ChildProcessError):
             os.waitpid(pid, 0)  # Without /proc, kill_orphans cannot have reaped it.
+        raise
+    returncode, note = shell_status(status, start.direct)
+    captured[1].add(note)
     return returncode, captured
 
 
-async def run_job(job: wire.RunJob, send) -> wire.JobFinished:
+async def run_job(job: wire.RunJob, launcher: Launcher, send) -> wire.JobFinished:
     problems = invalid_inputs(job.inputs)
     if problems:
         return wire.JobFinished(None, invalid_inputs=problems)
-    workdir = job.workdir
-    shebang = shebang_problem(job.command, workdir)
     # Paths in the job are relative to the root, the worker's working directory.
-    env = {**os.environ, **job.env}
+    shebang = shebang_problem(job.command, job.workdir)
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     if shebang is not None:
         await send(wire.JobStarted(0))
         returncode, stdout, stderr = 1, b"", shebang.encode()
     else:
-        returncode, captured = await _run_command(job.command, workdir, env, send)
+        returncode, captured = await _run_command(launcher, job, send)
         stdout, stderr = captured[0].value(), captured[1].value()
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -291,9 +303,11 @@ async def serve() -> None:
                 job_scope.cancel()
 
             nursery.start_soon(cancel_when_orphaned)
+            # The worker's environment and shell stay as they are while it runs.
+            launcher = Launcher.from_environment()
             async for job in jobs_receive:
                 if isinstance(job, wire.RunJob):
-                    await send(await run_job(job, send))
+                    await send(await run_job(job, launcher, send))
         nursery.cancel_scope.cancel()
 
 
