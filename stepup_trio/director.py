@@ -4,6 +4,7 @@ The workflow itself is pure data; the director asks it what can run, hands steps
 (or skips them when their hash did not change), and tells it what happened.
 """
 
+import functools
 import logging
 import os
 from collections.abc import Mapping, Sequence
@@ -39,7 +40,7 @@ from stepup_trio.plugins import Plugins
 from stepup_trio.services.hasher import NEEDS_READING, FileHasher, hash_without_reading
 from stepup_trio.services.prober import SourceProber
 from stepup_trio.services.reporter import Reporter
-from stepup_trio.services.workers import WorkerDied, WorkerPool
+from stepup_trio.services.workers import WorkerDied, WorkerPool, invalid_inputs
 from stepup_trio.store import encode, new_dump_id, write_atomic, write_encoded
 from stepup_trio.watch import Watching
 
@@ -75,6 +76,14 @@ class Config:
         return os.path.join(self.stepup_dir, "workflow.mpk.xz")
 
 
+@functools.lru_cache(maxsize=256)
+def _workdir_variables(workdir: str) -> dict[str, str]:
+    """``HERE`` and ``ROOT`` of a step: the same few working directories come back all the
+    time, and relpath is slow."""
+    here = os.path.normpath(workdir)
+    return {"HERE": here, "ROOT": os.path.relpath(".", here)}
+
+
 class Director(Watching):
     """One run phase at a time: schedule, skip or run, then finalize."""
 
@@ -102,6 +111,8 @@ class Director(Watching):
         self.workflow = workflow
         self.reporter = reporter
         self.socket_path = socket_path
+        # The director never changes its working directory: the root of the project.
+        self.root = os.getcwd()
         self.hasher = FileHasher()
         self.pool: WorkerPool | None = None
         self.running = 0
@@ -233,7 +244,6 @@ class Director(Watching):
 
     def _job(self, step: Node) -> wire.RunJob:
         workdir = step.workdir
-        here = os.path.normpath(workdir)
         inputs = self.workflow.inputs(step)
         outputs = self.workflow.outputs(step)
         return wire.RunJob(
@@ -243,9 +253,8 @@ class Director(Watching):
             env={
                 "STEPUP_DIRECTOR_SOCKET": self.socket_path,
                 "STEPUP_STEP_KEY": step.key,
-                "STEPUP_ROOT": os.getcwd(),
-                "HERE": here,
-                "ROOT": os.path.relpath(".", here),
+                "STEPUP_ROOT": self.root,
+                **_workdir_variables(workdir),
             },
             inputs=[node.path for node in inputs],
             outputs=[node.path for node in outputs],
@@ -438,16 +447,19 @@ class Director(Watching):
         The worker is given back only after the outcome is in the workflow: until then the
         scheduler must not conclude that nothing is running and nothing is queued.
         """
-
-        def on_started() -> None:
-            self.reporter.report("START", step.description)
-
         try:
             try:
                 # The state of the sources as the step sees it (probed once per phase).
                 stamps = await self.prober.stamps(step)
-                worker = await self.pool.worker(slot)
-                result = await worker.run(self._job(step), on_started)
+                job = self._job(step)
+                problems = invalid_inputs(job.inputs)
+                if problems:
+                    # As in StepUp: such a step fails without being started.
+                    result = wire.JobFinished(None, invalid_inputs=problems)
+                else:
+                    self.reporter.report("START", step.description)
+                    worker = await self.pool.worker(slot)
+                    result = await worker.run(job)
             except WorkerDied as exc:
                 result = wire.JobFinished(None, stderr=str(exc).encode())
                 logger.error("%s Starting a replacement.", exc)

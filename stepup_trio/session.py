@@ -23,6 +23,7 @@ from stepup_trio.director import Config, Director
 from stepup_trio.errors import DumpError, UsageError
 from stepup_trio.journal import Journal, read_journal
 from stepup_trio.plugins import Plugins
+from stepup_trio.processes import become_subreaper
 from stepup_trio.services.keyboard import serve_keyboard
 from stepup_trio.services.reporter import Reporter
 from stepup_trio.services.rpc import serve_rpc
@@ -173,6 +174,9 @@ def remove_stale_private_dirs() -> None:
 async def serve_session(config: Config, plugins: Plugins, reporter: Reporter) -> int:
     """Run the whole session in one nursery and return the exit code."""
     await trio.to_thread.run_sync(remove_stale_private_dirs)  # Connect probes may block.
+    # The step of a worker that dies becomes the director's child, to be stopped (see
+    # stepup_trio.services.workers).
+    become_subreaper()
     with tempfile.TemporaryDirectory(prefix=PRIVATE_PREFIX) as private_dir:
         os.chmod(private_dir, 0o700)
         socket_path = os.path.join(private_dir, "director")

@@ -31,7 +31,7 @@ from collections.abc import Mapping
 
 import attrs
 
-__all__ = ["SHELL", "Launcher", "plain_words"]
+__all__ = ["SHELL", "Launcher", "Start", "plain_words", "shell_status", "spawn"]
 
 SHELL = "/bin/sh"
 
@@ -190,3 +190,38 @@ def shell_status(status: int, direct: bool) -> tuple[int, bytes]:
     if os.WCOREDUMP(status):
         name += " (core dumped)"
     return 128 + signum, f"{name}\n".encode()
+
+
+def spawn(start: Start) -> tuple[int, int, int]:
+    """Start a command in a session (and process group) of its own, with stdin from
+    /dev/null; return its pid and the read ends of its stdout and stderr.
+
+    posix_spawn runs no Python code between fork and exec, unlike subprocess: a few tenths of
+    a millisecond less per step, which counts in builds of many small steps.
+    """
+    out_read, out_write = os.pipe()
+    err_read, err_write = os.pipe()
+    try:
+        pid = os.posix_spawn(
+            start.path,
+            start.argv,
+            start.env,
+            file_actions=[
+                (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+                (os.POSIX_SPAWN_DUP2, out_write, 1),
+                (os.POSIX_SPAWN_DUP2, err_write, 2),
+            ],
+            setsid=True,
+            # As subprocess does: Python ignores SIGPIPE, a step must not inherit that
+            # (``yes | head`` would print "Broken pipe" errors).
+            setsigdef=(signal.SIGPIPE, signal.SIGXFSZ),
+            setsigmask=(),
+        )
+    except BaseException:
+        os.close(out_read)
+        os.close(err_read)
+        raise
+    finally:
+        os.close(out_write)
+        os.close(err_write)
+    return pid, out_read, err_read

@@ -25,7 +25,6 @@ __all__ = [
     "Control",
     "Envelope",
     "JobFinished",
-    "JobStarted",
     "Perform",
     "RunJob",
     "Shutdown",
@@ -141,13 +140,6 @@ class RunJob:
 
 
 @attrs.frozen
-class JobStarted:
-    """The step's process started, in its own process group ``pgid``."""
-
-    pgid: int
-
-
-@attrs.frozen
 class JobFinished:
     """The outcome of a :class:`RunJob`. ``returncode`` is None when the step did not start."""
 
@@ -178,7 +170,6 @@ MESSAGES: dict[str, type] = {
         WatchChange,
         Cleanup,
         RunJob,
-        JobStarted,
         JobFinished,
         Shutdown,
     )

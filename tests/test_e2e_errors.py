@@ -271,3 +271,35 @@ def test_script_without_shebang(tmp_path):
     result = run_stepup(tmp_path)
     assert result.returncode == 2
     assert "Script does not start with a shebang." in result.stdout
+
+
+def test_input_gone_before_start(tmp_path):
+    """A step whose input vanished fails without a START line, as in StepUp 1.3.1."""
+    (tmp_path / "a.txt").write_text("hi\n")
+    write_plan(
+        tmp_path,
+        """
+        from stepup.core.api import static, step
+        static("a.txt")
+        step("rm a.txt")
+        step("cat a.txt", inp="a.txt")
+        """,
+    )
+    result = run_stepup(tmp_path, "-n", "-w1")
+    assert result.returncode == 2
+    assert lines(result.stdout) == [
+        *header(workers=1),
+        "     START │ ./plan.py",
+        "   SUCCESS │ ./plan.py",
+        "     START │ rm a.txt",
+        "   SUCCESS │ rm a.txt",
+        "      FAIL │ cat a.txt",
+        "────────────────────────────────── Step info ───────────────────────────────────",
+        "Command               cat a.txt",
+        "──────────────────────────────── Invalid inputs ────────────────────────────────",
+        "STATIC Path does not exist: a.txt",
+        RULE,
+        "   WARNING │ 1 step(s) failed, see error messages above",
+        "   WARNING │ Skipping cleanup due to incomplete build.",
+        *FOOTER,
+    ]

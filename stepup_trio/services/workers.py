@@ -7,6 +7,7 @@ grace period, then SIGKILL.
 
 import contextlib
 import logging
+import os
 import signal
 import subprocess
 import sys
@@ -15,9 +16,9 @@ from collections.abc import Callable
 import trio
 
 from stepup_trio import wire
-from stepup_trio.processes import kill_group
+from stepup_trio.processes import children, kill_adopted, kill_group
 
-__all__ = ["Worker", "WorkerDied", "WorkerPool", "serve_worker"]
+__all__ = ["Worker", "WorkerDied", "WorkerPool", "invalid_inputs", "serve_worker"]
 
 logger = logging.getLogger(__name__)
 
@@ -31,59 +32,78 @@ class WorkerDied(Exception):
     """The worker process ended while it was running a step."""
 
 
+def invalid_inputs(inputs: list[str]) -> dict[str, str]:
+    """Inputs that are missing or of the wrong type (file versus directory), with the reason.
+
+    The director checks them before it hands a job to a worker, as StepUp did: a step whose
+    inputs are not there fails without being started.
+    """
+    problems = {}
+    for path in inputs:
+        if path.endswith("/"):
+            if not os.path.isdir(path):
+                problems[path] = "Directory does not exist"
+        elif os.path.isdir(path):
+            problems[path] = "Path is a directory, expected a file"
+        elif not os.path.exists(path):
+            problems[path] = "Path does not exist"
+    return problems
+
+
 class Worker:
-    """The director's handle on one worker process."""
+    """The director's handle on one worker process.
+
+    The worker says nothing when a step starts: the step is the worker's child in a session
+    (and process group) of its own, which the director finds in /proc when it must signal it.
+    """
 
     def __init__(self, index: int, process: trio.Process) -> None:
         self.index = index
         self.process = process
         self._unpacker = wire.new_unpacker()
-        self.pgid = 0
 
-    async def _receive(self):
+    def step_groups(self) -> list[int]:
+        """The process groups of the worker's step (and of the daemons it adopted)."""
+        return children(self.process.pid)
+
+    def signal_step(self, sig: int) -> None:
+        for pgid in self.step_groups():
+            kill_group(pgid, sig)
+
+    async def _receive_result(self) -> wire.JobFinished:
         while True:
             for obj in self._unpacker:
-                return wire.decode(obj).payload
+                message = wire.decode(obj).payload
+                if isinstance(message, wire.JobFinished):
+                    return message
             data = await self.process.stdout.receive_some(65536)
             if not data:
                 raise WorkerDied(f"Worker {self.index} exited unexpectedly.")
             self._unpacker.feed(data)
 
-    async def _receive_result(self, on_started: Callable[[], None]) -> wire.JobFinished:
-        while True:
-            message = await self._receive()
-            if isinstance(message, wire.JobStarted):
-                self.pgid = message.pgid
-                on_started()
-            elif isinstance(message, wire.JobFinished):
-                return message
-
-    async def run(self, job: wire.RunJob, on_started: Callable[[], None]) -> wire.JobFinished:
+    async def run(self, job: wire.RunJob) -> wire.JobFinished:
         """Run a job; when cancelled, stop the step's process group before returning."""
-        self.pgid = 0
         try:
             await self.process.stdin.send_all(wire.encode(0, job))
-            return await self._receive_result(on_started)
+            return await self._receive_result()
         except trio.Cancelled:
             with trio.CancelScope(shield=True):
-                await self._stop_step(on_started)
+                await self._stop_step()
             raise
         except (WorkerDied, trio.BrokenResourceError, trio.ClosedResourceError) as exc:
-            # The worker is gone: its step must not outlive it.
-            kill_group(self.pgid, signal.SIGKILL)
+            # The worker is gone; its step, adopted by the director, must not outlive it.
+            kill_adopted()
             raise WorkerDied(f"Worker {self.index} exited unexpectedly.") from exc
-        finally:
-            self.pgid = 0
 
-    async def _stop_step(self, on_started: Callable[[], None]) -> None:
+    async def _stop_step(self) -> None:
         """Interrupt the running step, then kill it; wait for the worker to report back."""
         for sig, timeout in ((signal.SIGINT, GRACE_PERIOD), (signal.SIGKILL, GRACE_PERIOD)):
-            kill_group(self.pgid, sig)
+            self.signal_step(sig)
             with trio.move_on_after(timeout):
                 with contextlib.suppress(
                     WorkerDied, trio.BrokenResourceError, trio.ClosedResourceError
                 ):
-                    await self._receive_result(on_started)
+                    await self._receive_result()
                 return
         # The worker does not answer: it is killed with its group when the pool closes.
         self.process.kill()
@@ -164,4 +184,4 @@ class WorkerPool:
         """Last resort at exit: no step's process group may survive the director."""
         for worker in self.workers:
             if worker is not None:
-                kill_group(worker.pgid, signal.SIGKILL)
+                worker.signal_step(signal.SIGKILL)
