@@ -289,18 +289,19 @@ class Director(Watching):
                     self.workflow.sources_changed(changed)
             async with trio.open_nursery() as jobs:
                 while not self.drain_requested:
-                    step = self.workflow.pop_queued()
-                    if step is None:
+                    if self.workflow.next_queued() is None:
                         if self.running == 0:
                             break
                         await self._wait_change()
                         continue
-                    # Checking a step takes a worker's turn, as running it would.
+                    # Checking a step takes a worker's turn, as running it would. The turn
+                    # comes first: a step is taken from the queue only when it can go.
                     slot = await self._acquire_slot()
-                    if self.drain_requested:
-                        self.workflow.requeue(step)
+                    step = None if self.drain_requested else self.workflow.pop_queued()
+                    if step is None:
+                        # Put on hold, or a running step took the queued ones meanwhile.
                         self.pool.release(slot)
-                        break
+                        continue
                     if step in self.workflow.to_validate:
                         await self._validate(step)
                         self.pool.release(slot)
@@ -309,10 +310,8 @@ class Director(Watching):
                         self.pool.release(slot)
                         continue
                     self.running += 1
-                    self.workflow.start(step)
-                    self._record(Started(step.key))
-                    self._update_progress()
-                    jobs.start_soon(self._run_step, step, slot)
+                    self._start(step)
+                    jobs.start_soon(self._run_steps, step, slot)
         self._phase_scope = None
         self.reporter.stop_progress()
 
@@ -441,40 +440,66 @@ class Director(Watching):
         self._record(Validated(step.key, still_valid))
         self._notify()
 
-    async def _run_step(self, step: Node, slot: int) -> None:
-        """Run one step on a worker and record its outcome.
+    def _start(self, step: Node) -> None:
+        self.workflow.start(step)
+        self._record(Started(step.key))
+        self._update_progress()
 
-        The worker is given back only after the outcome is in the workflow: until then the
+    def _next_to_run(self) -> Node | None:
+        """The next queued step, started, if it must simply run: a step that may be skipped or
+        must be validated is left to the scheduler, which checks it."""
+        if self.drain_requested or self.interrupted:
+            return None
+        step = self.workflow.next_queued()
+        if step is None or step in self.workflow.to_validate or self.workflow.replayable(step):
+            return None
+        self.workflow.pop_queued()
+        self._start(step)
+        return step
+
+    async def _run_steps(self, step: Node, slot: int) -> None:
+        """Run a step in a worker's slot, then the next queued steps that must run, one by one.
+
+        A step that ends hands its worker straight to the next one, without a detour through
+        the scheduler: in a build of many short steps, the worker waits less.
+        The slot is given back only after the last outcome is in the workflow: until then the
         scheduler must not conclude that nothing is running and nothing is queued.
         """
         try:
-            try:
-                # The state of the sources as the step sees it (probed once per phase).
-                stamps = await self.prober.stamps(step)
-                job = self._job(step)
-                problems = invalid_inputs(job.inputs)
-                if problems:
-                    # As in StepUp: such a step fails without being started.
-                    result = wire.JobFinished(None, invalid_inputs=problems)
-                else:
-                    self.reporter.report("START", step.description)
-                    worker = await self.pool.worker(slot)
-                    result = await worker.run(job)
-            except WorkerDied as exc:
-                result = wire.JobFinished(None, stderr=str(exc).encode())
-                logger.error("%s Starting a replacement.", exc)
-                await self.pool.replace(slot)
-            except trio.Cancelled:
-                self.workflow.abort(step)
-                self._record(Aborted(step.key))
-                raise
-            if result.success:
-                result = attrs.evolve(result, hashes=await self._complete_hashes(step, result))
-            self._finish(step, result, stamps)
+            while step is not None:
+                await self._run_step(step, slot)
+                step = self._next_to_run()
         finally:
             self.running -= 1
             self.pool.release(slot)
             self._notify()
+
+    async def _run_step(self, step: Node, slot: int) -> None:
+        """Run one step on a worker and record its outcome."""
+        try:
+            # The state of the sources as the step sees it (probed once per phase).
+            stamps = await self.prober.stamps(step)
+            job = self._job(step)
+            problems = invalid_inputs(job.inputs)
+            if problems:
+                # As in StepUp: such a step fails without being started.
+                result = wire.JobFinished(None, invalid_inputs=problems)
+            else:
+                self.reporter.report("START", step.description)
+                worker = await self.pool.worker(slot)
+                result = await worker.run(job)
+        except WorkerDied as exc:
+            result = wire.JobFinished(None, stderr=str(exc).encode())
+            logger.error("%s Starting a replacement.", exc)
+            await self.pool.replace(slot)
+        except trio.Cancelled:
+            self.workflow.abort(step)
+            self._record(Aborted(step.key))
+            raise
+        if result.success:
+            result = attrs.evolve(result, hashes=await self._complete_hashes(step, result))
+        self._finish(step, result, stamps)
+        self._notify()
 
     async def _complete_hashes(self, step: Node, result: wire.JobFinished) -> dict:
         """Files the step amended while it ran were not in its job: hash them here."""

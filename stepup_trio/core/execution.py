@@ -82,21 +82,35 @@ class Execution:
             self.queue.append(step)
         return True
 
-    def pop_queued(self) -> StepNode | None:
-        """The next step to run: named pools with room first (in order of definition), then
-        the main queue, each first in first out."""
+    def _next(self) -> tuple[StepNode, str | None] | None:
+        """The next step to run and its named pool (None for the main queue). Named pools
+        with room come first (in order of definition), then the main queue, each first in
+        first out. Entries of steps that are no longer queued are dropped on the way."""
         for pool, size in self.pools.items():
-            parked = self.pool_parked.get(pool)
-            while parked and self.pool_running.get(pool, 0) < size:
-                step = parked.popleft()
-                if step.state == StepState.QUEUED and not step.orphan:
-                    self.pool_running[pool] = self.pool_running.get(pool, 0) + 1
-                    return step
-        while self.queue:
-            step = self.queue.popleft()
-            if step.state == StepState.QUEUED and not step.orphan:
-                return step
-        return None
+            if self.pool_running.get(pool, 0) < size:
+                step = _first_queued(self.pool_parked.get(pool))
+                if step is not None:
+                    return step, pool
+        step = _first_queued(self.queue)
+        return None if step is None else (step, None)
+
+    def next_queued(self) -> StepNode | None:
+        """The step that :meth:`pop_queued` would return, left in its queue."""
+        found = self._next()
+        return None if found is None else found[0]
+
+    def pop_queued(self) -> StepNode | None:
+        """Take the next step to run (see :meth:`_next`)."""
+        found = self._next()
+        if found is None:
+            return None
+        step, pool = found
+        if pool is None:
+            self.queue.popleft()
+        else:
+            self.pool_parked[pool].popleft()
+            self.pool_running[pool] = self.pool_running.get(pool, 0) + 1
+        return step
 
     def requeue(self, step: StepNode) -> None:
         """Put a popped step back in front of its queue (the scheduler was put on hold)."""
@@ -348,3 +362,13 @@ class Execution:
 
     def failed_steps(self) -> list[StepNode]:
         return [s for s in self.steps() if s.state == StepState.FAILED and not s.orphan]
+
+
+def _first_queued(steps: deque | None) -> StepNode | None:
+    """The first step of a queue that is still queued; the stale entries before it go."""
+    while steps:
+        step = steps[0]
+        if step.state == StepState.QUEUED and not step.orphan:
+            return step
+        steps.popleft()
+    return None

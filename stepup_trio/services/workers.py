@@ -91,9 +91,22 @@ class Worker:
                 await self._stop_step()
             raise
         except (WorkerDied, trio.BrokenResourceError, trio.ClosedResourceError) as exc:
-            # The worker is gone; its step, adopted by the director, must not outlive it.
-            kill_adopted()
+            with trio.CancelScope(shield=True):
+                await self._stop_orphaned_step()
             raise WorkerDied(f"Worker {self.index} exited unexpectedly.") from exc
+
+    async def _stop_orphaned_step(self) -> None:
+        """The worker is gone: its step, adopted by the director, must not outlive it.
+
+        The kernel closes a dying process's pipes before it hands its children to the
+        subreaper: the worker must have exited completely before they can be found.
+        """
+        with trio.move_on_after(WORKER_EXIT_TIMEOUT):
+            await self.process.wait()
+        if self.process.returncode is None:
+            kill_group(self.process.pid, signal.SIGKILL)
+            await self.process.wait()
+        kill_adopted()
 
     async def _stop_step(self) -> None:
         """Interrupt the running step, then kill it; wait for the worker to report back."""
