@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Iterator
 import attrs
 
 from stepup_trio import wire
-from stepup_trio.client import get_client
+from stepup_trio.client import DummyClient, get_client
 from stepup_trio.core.actions import (
     Amend,
     DeclareStatic,
@@ -25,6 +25,7 @@ from stepup_trio.core.actions import (
     DefinePool,
     DefineStep,
     RegisterGlob,
+    step_key,
 )
 from stepup_trio.core.paths import normalize
 from stepup_trio.errors import MissingPathError, StepUpError
@@ -109,6 +110,23 @@ def _creator() -> str:
 
 def _call(action) -> object:
     return get_client().call(wire.Perform(_creator(), action))
+
+
+_PACKAGE = os.path.dirname(__file__)
+
+
+def _origin() -> list[tuple[str, int, str]]:
+    """The caller's frames outside stepup_trio, outermost first: where the plan made a posted
+    request, to report a refusal there (see stepup_trio.client)."""
+    frames = []
+    frame = sys._getframe(1)
+    while frame is not None:
+        code = frame.f_code
+        if not code.co_filename.startswith(_PACKAGE):
+            frames.append((code.co_filename, frame.f_lineno, code.co_name))
+        frame = frame.f_back
+    frames.reverse()
+    return frames
 
 
 def _as_list(paths: PathLike | Iterable[PathLike] | None) -> list[str]:
@@ -303,20 +321,22 @@ def step(
     command = string.Template(command).safe_substitute(
         inp=" ".join(inp_paths), out=" ".join(out_paths), vol=" ".join(vol_paths)
     )
-    key = _call(
-        DefineStep(
-            command=command,
-            workdir=translate(workdir),
-            inp=[translate(path, workdir) for path in inp_paths],
-            out=[translate(path, workdir) for path in out_paths],
-            vol=[translate(path, workdir) for path in vol_paths],
-            env=env_vars,
-            optional=optional,
-            pool=pool,
-            block=block,
-            needs=[needs] if isinstance(needs, str) else list(needs),
-        )
+    action = DefineStep(
+        command=command,
+        workdir=translate(workdir),
+        inp=[translate(path, workdir) for path in inp_paths],
+        out=[translate(path, workdir) for path in out_paths],
+        vol=[translate(path, workdir) for path in vol_paths],
+        env=env_vars,
+        optional=optional,
+        pool=pool,
+        block=block,
+        needs=[needs] if isinstance(needs, str) else list(needs),
     )
+    # Posted, not called: the plan goes on while the director takes the definition in.
+    client = get_client()
+    client.post(wire.Perform(_creator(), action), _origin())
+    key = None if isinstance(client, DummyClient) else f"step:{step_key(command, action.workdir)}"
     return StepInfo(
         key,
         [Path(path) for path in inp_paths],
@@ -423,14 +443,21 @@ def script(
 
 
 def _user_frames_excepthook(exc_type, exc, tb):
-    """Show errors from stepup as the user's own lines plus one message, not our internals."""
-    if not (isinstance(exc, StepUpError) and tb is not None):
+    """Show errors from stepup as the user's own lines plus one message, not our internals.
+
+    A refused step definition is shown where the plan made it (its ``origin``), not where
+    the refusal was noticed (see stepup_trio.client).
+    """
+    origin = getattr(exc, "origin", None)
+    if not (isinstance(exc, StepUpError) and (tb is not None or origin is not None)):
         _previous_excepthook(exc_type, exc, tb)
         return
     import traceback
 
-    package = os.path.dirname(__file__)
-    frames = [frame for frame in traceback.extract_tb(tb) if not frame.filename.startswith(package)]
+    if origin is not None:
+        frames = [traceback.FrameSummary(*frame) for frame in origin]
+    else:
+        frames = [f for f in traceback.extract_tb(tb) if not f.filename.startswith(_PACKAGE)]
     lines = ["Traceback (most recent call last):\n", *traceback.format_list(frames)]
     lines.append(f"{exc_type.__name__}: {exc}\n")
     sys.stderr.write("".join(lines))

@@ -51,10 +51,16 @@ class WireError(Exception):
 
 @attrs.frozen
 class Perform:
-    """Perform an action (define a step, declare static files) on behalf of ``creator``."""
+    """Perform an action (define a step, declare static files) on behalf of ``creator``.
+
+    A ``posted`` request is one whose reply the client reads later (see
+    :mod:`stepup_trio.client`): after a refused one, the director refuses the posted requests
+    that follow on the same connection, up to the next request that is not posted.
+    """
 
     creator: str
     action: Action
+    posted: bool = False
 
 
 #: The graph formats written when a client names none, as StepUp 1.x did.

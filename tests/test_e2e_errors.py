@@ -303,3 +303,64 @@ def test_input_gone_before_start(tmp_path):
         "   WARNING │ Skipping cleanup due to incomplete build.",
         *FOOTER,
     ]
+
+
+def test_refused_definition_stops_the_plan_there(tmp_path):
+    """Step definitions are posted (not waited for): a refused one is still reported at the
+    line that made it, and what the plan defined after it is not performed."""
+    write_plan(
+        tmp_path,
+        """
+        from stepup.core.api import static, step
+        step("echo a > ${out}", out="a.txt")
+        step("echo b > ${out}", out="a.txt")
+        for i in range(100):
+            step(f"echo {i} > ${{out}}", out=f"after{i}.txt")
+        """,
+    )
+    result = run_stepup(tmp_path, "-n", "-w1")
+    assert result.returncode == 2
+    out = lines(result.stdout)
+    start = out.index(
+        "──────────────────────────────── Standard error ────────────────────────────────"
+    )
+    assert out[start + 1 : start + 5] == [
+        "Traceback (most recent call last):",
+        f'  File "{tmp_path}/./plan.py", line 4, in <module>',
+        '    step("echo b > ${out}", out="a.txt")',
+        "GraphError: Output is already created: a.txt",
+    ]
+    assert "   SUCCESS │ echo a > a.txt" in out
+    assert not any("after" in line for line in out)
+    assert not list(tmp_path.glob("after*"))
+
+
+def test_refused_definition_at_exit(tmp_path):
+    """The last definition of a plan is refused: the plan still fails, with the same report."""
+    write_plan(
+        tmp_path,
+        """
+        from stepup.core.api import step
+        def define():
+            step("echo a > ${out}", out="a.txt")
+            step("echo b > ${out}", out="a.txt")
+        define()
+        print("the plan ran to its end")
+        """,
+    )
+    result = run_stepup(tmp_path, "-n", "-w1")
+    assert result.returncode == 2
+    out = lines(result.stdout)
+    assert "      FAIL │ ./plan.py" in out
+    start = out.index(
+        "──────────────────────────────── Standard error ────────────────────────────────"
+    )
+    assert out[start + 1 : start + 7] == [
+        "Traceback (most recent call last):",
+        f'  File "{tmp_path}/./plan.py", line 6, in <module>',
+        "    define()",
+        f'  File "{tmp_path}/./plan.py", line 5, in define',
+        '    step("echo b > ${out}", out="a.txt")',
+        "GraphError: Output is already created: a.txt",
+    ]
+    assert_no_internal_traceback(result.stdout)

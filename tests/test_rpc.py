@@ -10,11 +10,19 @@ import trio
 
 from stepup_trio import wire
 from stepup_trio.client import RemoteError, SocketClient
+from stepup_trio.core.actions import DefineStep
 from stepup_trio.errors import GraphError, StepUpError
 from stepup_trio.services.rpc import serve_rpc
 
+PERFORMED = []
+
 
 async def handler(message):
+    if isinstance(message, wire.Perform):
+        if message.action.command == "refuse":
+            raise GraphError("Refused: refuse")
+        PERFORMED.append(message.action.command)
+        return f"step:{message.action.command}"
     if isinstance(message, wire.WriteGraph):
         if message.prefix == "graph-error":
             raise GraphError("Refused: graph-error")
@@ -110,3 +118,72 @@ def test_client_without_director(tmp_path):
     client = SocketClient(str(tmp_path / "nothing"))
     with pytest.raises(RemoteError, match="Cannot reach the stepup director"):
         client.call(wire.WriteGraph("g"))
+
+
+def define(command: str) -> wire.Perform:
+    return wire.Perform("step:./plan.py", DefineStep(command))
+
+
+async def test_posted_requests_and_a_refusal(server):
+    """Posted definitions are performed in order without waiting; after a refused one, the
+    director performs none of the posted ones that follow, up to the next call, and the client
+    raises the refusal with where it was posted."""
+    PERFORMED.clear()
+
+    def blocking():
+        client = SocketClient(server)
+        try:
+            # The refusal is raised by a later post or, at the latest, by settle.
+            with pytest.raises(GraphError, match="Refused: refuse") as info:
+                for command in ("a", "b", "refuse", "c", "d"):
+                    client.post(define(command), [("plan.py", 7, command)])
+                client.settle()
+            assert info.value.origin == [("plan.py", 7, "refuse")]
+            client.settle()  # Raised once.
+            # A call settles first and is performed again; so are later posts.
+            assert client.call(wire.WriteGraph("g")) == "wrote g"
+            client.post(define("e"), [])
+            client.settle()
+        finally:
+            client.close()
+
+    await trio.to_thread.run_sync(blocking)
+    assert PERFORMED == ["a", "b", "e"]
+
+
+async def test_a_call_raises_an_earlier_refusal_before_it_is_sent(server):
+    PERFORMED.clear()
+
+    def blocking():
+        client = SocketClient(server)
+        try:
+            with pytest.raises(GraphError, match="Refused: refuse"):
+                # The post itself raises if the refusal is back already.
+                client.post(define("refuse"), [("plan.py", 3, "<module>")])
+                client.call(wire.Perform("step:./plan.py", DefineStep("never")))
+        finally:
+            client.close()
+
+    await trio.to_thread.run_sync(blocking)
+    assert PERFORMED == []
+
+
+async def test_posts_after_a_caught_refusal_are_performed(server):
+    """A plan that catches a refusal and goes on defining steps gets them performed."""
+    PERFORMED.clear()
+
+    def blocking():
+        client = SocketClient(server)
+        try:
+            with pytest.raises(GraphError):
+                client.post(define("refuse"), [])
+                client.post(define("lost"), [])  # Posted before the refusal was seen.
+                client.settle()
+            client.post(define("f"), [])
+            client.post(define("g"), [])
+            client.settle()
+        finally:
+            client.close()
+
+    await trio.to_thread.run_sync(blocking)
+    assert PERFORMED in (["f", "g"], ["lost", "f", "g"])

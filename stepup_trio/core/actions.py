@@ -16,7 +16,13 @@ __all__ = [
     "DefinePool",
     "DefineStep",
     "RegisterGlob",
+    "step_key",
 ]
+
+
+def step_key(command: str, workdir: str) -> str:
+    """The local key of a step: the command, plus its working directory when not the root."""
+    return command if workdir == "./" else f"{command}  # wd={workdir}"
 
 
 @attrs.frozen

@@ -4,7 +4,7 @@ from collections.abc import Iterator
 
 import attrs
 
-from stepup_trio.core.actions import Action, RegisterGlob
+from stepup_trio.core.actions import Action, RegisterGlob, step_key
 from stepup_trio.core.states import Mandatory, StepState
 from stepup_trio.core.stephash import StepHash
 from stepup_trio.kinds.format import digest_lines
@@ -17,11 +17,6 @@ def _lines(name: str, values) -> Iterator[tuple[str, str]]:
     """One line per value; continuation lines have an empty label, as in StepUp."""
     for index, value in enumerate(values):
         yield (name if index == 0 else ""), value
-
-
-def step_key(command: str, workdir: str) -> str:
-    """The local key of a step: the command, plus its working directory when not the root."""
-    return command if workdir == "./" else f"{command}  # wd={workdir}"
 
 
 @attrs.define(eq=False, repr=False)

@@ -148,6 +148,7 @@ async def _serve_connection(stream: trio.SocketStream, handler: Handler) -> None
         return
     unpacker = wire.new_unpacker()
     guard = SizeGuard()
+    posting = Posting()
     received = 0  # bytes received on this connection
     boundary = 0  # where the first incomplete message starts
     async with stream:
@@ -177,10 +178,11 @@ async def _serve_connection(stream: trio.SocketStream, handler: Handler) -> None
                 problem = guard.feed(data[boundary - before :])
             else:
                 problem = guard.feed(data)
-            for obj in objects:
-                reply = await _answer(obj, handler)
+            # Posted requests come in bursts: their replies go back in one write.
+            replies = [await posting.answer(obj, handler) for obj in objects]
+            if replies:
                 try:
-                    await stream.send_all(reply)
+                    await stream.send_all(b"".join(replies))
                 except (trio.BrokenResourceError, trio.ClosedResourceError):
                     return
             if problem is not None:
@@ -196,22 +198,50 @@ async def _serve_connection(stream: trio.SocketStream, handler: Handler) -> None
                 return
 
 
-async def _answer(obj: Any, handler: Handler) -> bytes:
-    call_id = obj[0] if isinstance(obj, list) and obj and isinstance(obj[0], int) else 0
-    try:
-        envelope = wire.decode(obj)
-    except wire.WireError as exc:
-        return wire.encode_reply(call_id, False, {"type": "WireError", "message": str(exc)})
+class Posting:
+    """The posted requests of one connection (see stepup_trio.wire.Perform): after a refused
+    one, those that follow are refused too, unperformed, up to the next request that is not
+    posted. The client had gone on without waiting; it will raise the first refusal."""
+
+    def __init__(self) -> None:
+        self.refusing = False
+
+    async def answer(self, obj: Any, handler: Handler) -> bytes:
+        call_id = obj[0] if isinstance(obj, list) and obj and isinstance(obj[0], int) else 0
+        try:
+            envelope = wire.decode(obj)
+        except wire.WireError as exc:
+            return wire.encode_reply(call_id, False, {"type": "WireError", "message": str(exc)})
+        posted = getattr(envelope.payload, "posted", False) is True
+        if posted and self.refusing:
+            return wire.encode_reply(call_id, False, NOT_PERFORMED)
+        self.refusing = False
+        reply, ok = await _answer(envelope, handler)
+        self.refusing = posted and not ok
+        return reply
+
+
+#: The reply to a posted request after a refused one.
+NOT_PERFORMED = {
+    "type": "StepUpError",
+    "message": "Not performed: an earlier request of this plan was refused.",
+}
+
+
+async def _answer(envelope: wire.Envelope, handler: Handler) -> tuple[bytes, bool]:
+    """The reply to a request, and whether the request succeeded."""
+    call_id = envelope.call_id
     try:
         result = await handler(envelope.payload)
     except StepUpError as exc:
-        return wire.encode_reply(call_id, False, {"type": type(exc).__name__, "message": str(exc)})
+        error = {"type": type(exc).__name__, "message": str(exc)}
+        return wire.encode_reply(call_id, False, error), False
     except Exception as exc:
         # A bug in the director must not take the build down: log it and tell the client.
         logger.exception("Internal error while handling %s", envelope.name)
         message = f"Internal error in the director while handling {envelope.name}: {exc!r}"
-        return wire.encode_reply(call_id, False, {"type": "StepUpError", "message": message})
-    return wire.encode_reply(call_id, True, result)
+        return wire.encode_reply(call_id, False, {"type": "StepUpError", "message": message}), False
+    return wire.encode_reply(call_id, True, result), True
 
 
 async def serve_rpc(path: str, handler: Handler, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
