@@ -54,8 +54,10 @@ __all__ = [
 DUMP_FORMAT = "stepup-trio-workflow"
 # Version 2: suppliers as flat lists of indices, nodes read as a stream.
 DUMP_VERSION = 2
-#: A fast xz preset: the dump is written after every run phase.
-XZ_PRESET = 1
+#: The fastest xz preset: the dump is written at the end of every run phase, when nothing
+#: else is left to do, and it is mostly digests, which do not compress. Preset 0 writes the
+#: 5,000-step benchmark dump in 0.15 s instead of 0.20 s (preset 1), 5% larger.
+XZ_PRESET = 0
 
 
 def node_converter(kinds: Mapping[str, type[Node]]) -> cattrs.Converter:
