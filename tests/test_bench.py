@@ -1,18 +1,30 @@
 """``python -m stepup_trio.bench --quick --json`` works: it proves the benchmark runs, not speed."""
 
+import filecmp
 import json
+import os
 import shlex
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
-from stepup_trio.bench.memory import process_label
-from stepup_trio.bench.ninja import build_ninja_text
+from stepup_trio.bench.e2e import measured_run
+from stepup_trio.bench.memory import TreeSampler, process_label
+from stepup_trio.bench.ninja import build_ninja_text, write_build_ninja
 from stepup_trio.bench.report import format_report
-from stepup_trio.bench.tools import stepup_command
-from stepup_trio.bench.workloads import SHAPES, generate, tree_leaves, tree_size
+from stepup_trio.bench.tools import compare_tool, stepup_command, stepup_tool
+from stepup_trio.bench.workloads import (
+    SHAPES,
+    copy_workload,
+    generate,
+    list_files,
+    remove_others,
+    tree_leaves,
+    tree_size,
+)
 
 SHAPE_NAMES = ["wide", "chain", "tree", "bigfiles"]
 
@@ -44,6 +56,7 @@ def test_meta(report):
     assert meta["steps"] == [100, 300]
     assert meta["shapes"] == SHAPE_NAMES
     assert meta["repeat"] == 1
+    assert meta["cold_repeat"] == 1
     assert meta["workers"] == 2
     assert meta["nproc"] >= 1
     [tool] = meta["tools"]
@@ -63,7 +76,9 @@ def test_e2e_rows(report):
     for row in rows:
         assert row["error"] is None, row
         assert row["tool"] == "stepup"
-        assert row["cold_s"] > 0
+        [cold] = row["cold_s"]
+        assert cold > 0
+        assert row["cold_median_s"] == row["cold_min_s"] == row["cold_max_s"] == cold
         assert len(row["noop_s"]) == 1
         assert all(time > 0 for time in row["noop_s"])
         assert row["noop_min_s"] <= row["noop_median_s"] <= row["noop_max_s"]
@@ -77,13 +92,44 @@ def test_e2e_rows(report):
 def test_e2e_memory(report):
     """Memory comes from /proc samples of the tool's processes; the director is the largest."""
     for row in report["e2e"]:
-        assert row["cold_memory"]["rss_bytes"] > 1e6, row
-        assert row["cold_memory"]["tree_rss_bytes"] >= row["cold_memory"]["rss_bytes"]
+        [cold] = row["cold_memory"]
+        assert cold["rss_bytes"] > 1e6, row
+        assert cold["tree_rss_bytes"] >= cold["rss_bytes"]
         [noop] = row["noop_memory"]
         assert noop["rss_bytes"] > 1e6
         assert row["peak_rss_bytes"] >= noop["rss_bytes"]
         assert row["peak_rss_process"] == "stepup"
         assert row["rss_per_step_bytes"] == row["peak_rss_bytes"] / row["step_count"]
+
+
+def test_e2e_cpu(report):
+    """The cold build's CPU by role: stepup's director, its workers, and what they ran."""
+    for row in report["e2e"]:
+        [cpu] = row["cold_cpu"]
+        # The plan alone (run by a worker) costs more than a clock tick, and so do the director
+        # and each worker, which are Python processes.
+        for role in ["tool_s", "workers_s", "steps_s"]:
+            assert cpu[role] > 0, (role, row)
+        assert cpu["total_s"] == pytest.approx(cpu["tool_s"] + cpu["workers_s"] + cpu["steps_s"])
+        # Sampled, so at most what the director had reaped when it exited (a tick of rounding
+        # per process aside).
+        assert cpu["total_s"] <= cpu["tree_s"] + 0.05
+        median = row["cold_cpu_median"]
+        assert median["steps_s"] == cpu["steps_s"]
+        own = cpu["tool_s"] + cpu["workers_s"]
+        assert median["own_per_step_us"] == pytest.approx(own / row["step_count"] * 1e6)
+        assert median["steps_per_step_us"] == pytest.approx(
+            cpu["steps_s"] / row["step_count"] * 1e6
+        )
+
+
+def test_quick_table(report):
+    """One cold build: no cold range, but the CPU table."""
+    text = format_report(report["meta"], report["e2e"])
+    assert "1 cold build(s)" in text
+    assert "cold min-max" not in text
+    assert "CPU of the cold build (sampled from /proc, median over cold runs)" in text
+    assert "director/tool [s]" in text
 
 
 def test_growth(report):
@@ -174,7 +220,7 @@ def compared_run() -> subprocess.CompletedProcess:
     ninja = ["--compare", "ninja"] if shutil.which("ninja") else []
     result = bench(
         "--groups", "e2e", "--steps", "5", "--shapes", "tree,bigfiles", "--repeat", "2",
-        "--compare", other, *ninja, "--json",
+        "--cold-repeat", "2", "--compare", other, *ninja, "--json",
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
     return result
@@ -186,10 +232,11 @@ def compared(compared_run) -> dict:
 
 
 def test_compare_alternates(compared, compared_run):
-    """Cold builds, then each no-op round, then the one-change rebuilds, tool after tool."""
+    """Each cold round, then each no-op round, then the one-change rebuilds, tool after tool."""
     names = [tool["name"] for tool in compared["meta"]["tools"]]
     progress = [line for line in compared_run.stderr.splitlines() if line.startswith("tree 5: ")]
-    runs = ["cold build", "no-op rebuild 1/2", "no-op rebuild 2/2", "one-change rebuild"]
+    runs = ["cold build 1/2", "cold build 2/2", "no-op rebuild 1/2", "no-op rebuild 2/2"]
+    runs.append("one-change rebuild")
     assert progress == [f"tree 5: {name}: {run}" for run in runs for name in names]
 
 
@@ -202,8 +249,16 @@ def test_compare_rows(compared):
     assert [(row["shape"], row["tool"]) for row in rows] == [
         (shape, name) for shape in ("tree", "bigfiles") for name in names
     ]
+    assert compared["meta"]["cold_repeat"] == 2
     for row in rows:
         assert row["error"] is None, row
+        assert len(row["cold_s"]) == 2
+        assert all(time > 0 for time in row["cold_s"])
+        assert row["cold_median_s"] == pytest.approx(sum(row["cold_s"]) / 2)
+        assert row["cold_min_s"] == min(row["cold_s"])
+        assert row["cold_max_s"] == max(row["cold_s"])
+        assert len(row["cold_memory"]) == 2
+        assert len(row["cold_cpu"]) == 2
         assert len(row["noop_s"]) == 2
         assert row["change_s"] > 0
         assert row["peak_rss_bytes"] > 0
@@ -215,12 +270,38 @@ def test_compare_ratios(compared):
     compare = compared["e2e_compare"]
     others = len(compared["meta"]["tools"]) - 1
     assert len(compare) == 2 * others
+    rows = {(row["tool"], row["shape"]): row for row in compared["e2e"]}
     for row in compare:
         assert row["tool"] != "stepup"
         for key in ["cold_ratio", "noop_ratio", "change_ratio", "memory_ratio"]:
             assert row[key] > 0, key
+        other, ours = rows[row["tool"], row["shape"]], rows["stepup", row["shape"]]
+        assert row["cold_ratio"] == pytest.approx(other["cold_median_s"] / ours["cold_median_s"])
     # One size only: nothing to grow from.
     assert compared["e2e_growth"] == []
+
+
+def test_compare_cpu(compared):
+    """Workers are a role of this stepup only; other tools have their own process and steps."""
+    for row in compared["e2e"]:
+        for cpu in [*row["cold_cpu"], row["cold_cpu_median"]]:
+            assert cpu["tool_s"] >= 0, row
+            assert cpu["steps_s"] >= 0, row
+            assert cpu["total_s"] <= cpu["tree_s"] + 0.05
+            if row["kind"] != "ninja":
+                # The plan is a Python process (ninja's five steps may take less than a tick).
+                assert cpu["steps_s"] > 0, row
+            if row["kind"] == "stepup":
+                assert cpu["workers_s"] > 0, row
+                assert cpu["tool_s"] > 0, row
+            else:
+                # Read once after the tool exited: its own and reaped time are exact.
+                assert cpu["workers_s"] is None, row
+                assert cpu["total_s"] == pytest.approx(cpu["tree_s"])
+        if row["kind"] == "stepup-like":
+            # The same stepup, seen from outside: its workers' time counts as steps.
+            ours = next(r for r in compared["e2e"] if r["shape"] == row["shape"])
+            assert row["cold_cpu_median"]["steps_s"] > ours["cold_cpu_median"]["steps_s"]
 
 
 @pytest.mark.skipif(shutil.which("ninja") is None, reason="ninja is not installed")
@@ -240,6 +321,9 @@ def test_compare_table(compared):
     assert f"  {other}: {other}" in text
     assert "Memory (sampled from /proc)" in text
     assert "Compared tools: other / stepup" in text
+    assert "2 cold build(s)" in text
+    assert "cold min-max [s]" in text
+    assert "CPU of the cold build (sampled from /proc, median over cold runs)" in text
     assert "ERROR" not in text
 
 
@@ -248,6 +332,8 @@ def test_compare_table(compared):
     [
         (["--shapes", "wide,nope"], "unknown shape(s) nope"),
         (["--steps", "0"], "must be at least 1"),
+        (["--cold-repeat", "0"], "argument --cold-repeat: must be at least 1: 0"),
+        (["--cold-repeat", "two"], "argument --cold-repeat: not an integer: 'two'"),
         (["--compare", "no-such-tool-xyz"], "'no-such-tool-xyz': not found on PATH"),
         (["--compare", "/nonexistent/stepup -n"], "not an executable file"),
         (["--compare", ""], "empty compare command"),
@@ -290,3 +376,68 @@ def test_process_label():
     assert process_label(["/v/bin/python3", "/v/bin/stepup", "-n"]) == "stepup"
     assert process_label(["python", "-m", "stepup.core.director", "x"]) == "stepup.core.director"
     assert process_label(["/usr/bin/ninja", "-j2"]) == "ninja"
+
+
+# Forks; the child sleeps past a scan for new processes, then execs the same Python (same
+# process name) as "timeit", which burns some CPU. The parent reaps it.
+FORK_EXEC = """
+import os, sys, time
+pid = os.fork()
+if pid == 0:
+    time.sleep(0.5)
+    os.execv(sys.executable, [sys.executable, "-m", "timeit", "-n1", "-r1", "sum(range(10**7))"])
+os.waitpid(pid, 0)
+"""
+
+
+def test_sampler_cpu_roles():
+    """A child seen before its exec is named after it; its CPU is a worker's or a step's."""
+    process = subprocess.Popen(
+        [sys.executable, "-c", FORK_EXEC], start_new_session=True, stdout=subprocess.DEVNULL
+    )
+    with TreeSampler(process.pid) as sampler:
+        os.waitid(os.P_PID, process.pid, os.WEXITED | os.WNOWAIT)
+    assert process.wait() == 0
+    children = [seen for (pid, _), seen in sampler.seen.items() if pid != process.pid]
+    assert [seen.label for seen in children] == ["timeit"]
+    as_worker = sampler.cpu("timeit")
+    as_tool = sampler.cpu()
+    assert as_worker.workers > 0
+    assert as_worker.steps == 0
+    assert as_tool.workers is None
+    # Read after the parent exited: what it reaped, at least the last sample of the child.
+    assert as_tool.steps >= as_worker.workers
+    assert as_tool.tree == as_worker.tree == as_tool.tool + as_tool.steps
+
+
+def build_tools() -> list:
+    tools = [stepup_tool(2)]
+    if shutil.which("ninja"):
+        tools.append(compare_tool("ninja", 2))
+    return tools
+
+
+@pytest.mark.parametrize("tool", build_tools(), ids=lambda tool: tool.name)
+def test_clean_cold_state(tmp_path, tool):
+    """What a build made is removed, the generated files stay as they were."""
+    pristine = generate("tree", tmp_path / "pristine", 5)
+    write_build_ninja(pristine)
+    workload = copy_workload(pristine, tmp_path / "run")
+    generated = list_files(workload.folder)
+    measured_run("cold build", tool, workload.folder)
+    made = list_files(workload.folder) - generated
+    assert workload.probe in made
+    assert {".stepup", ".ninja_log"} & made
+    (workload.folder / "in" / "extra.txt").write_text("made by a build")
+    (workload.folder / "link").symlink_to("in")
+    remove_others(workload.folder, generated)
+    assert list_files(workload.folder) == generated
+    files = [path for path in generated if (workload.folder / path).is_file()]
+    match, mismatch, errors = filecmp.cmpfiles(
+        pristine.folder, workload.folder, files, shallow=False
+    )
+    assert (sorted(match), mismatch, errors) == (sorted(files), [], [])
+    # Built again from there, it runs every step.
+    run = measured_run("cold build", tool, workload.folder)
+    assert Path(workload.path(workload.probe)).is_file()
+    assert run.cpu is not None

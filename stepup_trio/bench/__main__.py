@@ -25,6 +25,8 @@ __all__ = ["main", "parse_args"]
 
 DEFAULT_STEPS = [1000, 10000]
 DEFAULT_REPEAT = 3
+# One cold build per tool and workload, also with --quick: more only when asked for.
+DEFAULT_COLD_REPEAT = 1
 QUICK_STEPS = [100, 300]
 QUICK_REPEAT = 1
 DEFAULT_SHAPES = ",".join(SHAPES)
@@ -137,6 +139,14 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help=f"No-op rebuilds per workload (default: {DEFAULT_REPEAT})",
     )
     parser.add_argument(
+        "--cold-repeat",
+        type=positive_int,
+        default=DEFAULT_COLD_REPEAT,
+        metavar="C",
+        help="Cold builds per workload and tool, each from the generated files alone, tools "
+        "alternately; the median is reported (default: %(default)s)",
+    )
+    parser.add_argument(
         "--workers",
         type=positive_int,
         default=2,
@@ -191,6 +201,7 @@ def run_e2e(args: argparse.Namespace) -> list[dict]:
                 steps,
                 tools=args.tools,
                 repeat=args.repeat,
+                cold_repeat=args.cold_repeat,
                 with_change=not args.quick,
                 log=log,
             )
@@ -221,6 +232,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         shapes=args.shapes,
         steps=args.steps,
         repeat=args.repeat,
+        cold_repeat=args.cold_repeat,
         workers=args.workers,
         tools=[{"name": t.name, "kind": str(t.kind), "argv": t.argv} for t in args.tools],
         sched_shapes=args.sched_shapes,

@@ -1,10 +1,11 @@
 """End to end: time the real ``stepup`` command, and the ``--compare`` tools, on workloads.
 
 Each workload is generated once and copied for every tool, so no tool sees another's state.
-The tools then run alternately: the cold builds (stepup, other, ...), then each no-op round
-(stepup, other, stepup, other, ...), then (optionally) a rebuild after one input changed. A
-slow spell of the machine thus hits all tools alike. A failing run becomes an error in that
-tool's result, not a crash, so one broken tool or workload does not hide the other numbers.
+The tools then run alternately: each round of cold builds (stepup, other, ...), then each
+no-op round (stepup, other, stepup, other, ...), then (optionally) a rebuild after one input
+changed. A slow spell of the machine thus hits all tools alike. Every cold build starts from
+the generated files alone. A failing run becomes an error in that tool's result, not a crash,
+so one broken tool or workload does not hide the other numbers.
 """
 
 import contextlib
@@ -21,10 +22,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from stepup_trio.bench.memory import MemoryPeak, TreeSampler
+from stepup_trio.bench.memory import CpuTimes, MemoryPeak, TreeSampler
 from stepup_trio.bench.ninja import write_build_ninja
 from stepup_trio.bench.tools import Tool, ToolKind, child_env, stepup_tool
-from stepup_trio.bench.workloads import Workload, copy_workload, disk_estimate, generate
+from stepup_trio.bench.workloads import (
+    Workload,
+    copy_workload,
+    disk_estimate,
+    generate,
+    list_files,
+    remove_others,
+)
 
 __all__ = ["E2EResult", "Run", "bench_workload", "measured_run"]
 
@@ -47,7 +55,7 @@ class RunError(Exception):
 
 @dataclass
 class E2EResult:
-    """Wall times (seconds) and memory peaks of one tool on one workload.
+    """Wall times (seconds), memory peaks and cold CPU times of one tool on one workload.
 
     ``error`` says why the tool's runs stopped; the numbers measured before stay.
     """
@@ -58,8 +66,9 @@ class E2EResult:
     # N as asked for, and the steps that the workload really has.
     steps: int
     step_count: int = 0
-    cold: float | None = None
-    cold_memory: MemoryPeak | None = None
+    cold: list[float] = field(default_factory=list)
+    cold_memory: list[MemoryPeak] = field(default_factory=list)
+    cold_cpu: list[CpuTimes] = field(default_factory=list)
     noop: list[float] = field(default_factory=list)
     noop_memory: list[MemoryPeak] = field(default_factory=list)
     # START lines (stepup-like) or commands run (ninja) in each no-op rebuild.
@@ -73,20 +82,26 @@ class E2EResult:
 
 @dataclass(frozen=True)
 class Run:
-    """One finished command: its wall time, stdout, and the memory of its processes."""
+    """One finished command: its wall time, stdout, and the memory and CPU of its processes."""
 
     wall: float
     stdout: str
     memory: MemoryPeak
+    cpu: CpuTimes | None
 
 
 @dataclass
 class Entry:
-    """One tool's copy of the workload, and the result that its runs fill in."""
+    """One tool's copy of the workload, and the result that its runs fill in.
+
+    ``generated`` lists the files and folders of the copy before any run: all that a cold
+    build may find.
+    """
 
     tool: Tool
     workload: Workload
     result: E2EResult
+    generated: frozenset[str]
 
 
 class Killer:
@@ -111,11 +126,11 @@ class Killer:
         self.timer.cancel()
 
 
-def wait_sampled(process: subprocess.Popen, timeout: float) -> tuple[int, MemoryPeak]:
-    """Wait for the exit while sampling memory; return (exit code, memory peak).
+def wait_sampled(process: subprocess.Popen, timeout: float) -> tuple[int, TreeSampler]:
+    """Wait for the exit while sampling memory and CPU; return (exit code, stopped sampler).
 
     ``waitid(WNOWAIT)`` leaves the process unreaped until the sampler has stopped, so the
-    sampler never reads a recycled pid.
+    sampler never reads a recycled pid, and reads the final CPU times of the zombie.
     """
     with Killer(process.pid, timeout) as killer:
         try:
@@ -128,11 +143,11 @@ def wait_sampled(process: subprocess.Popen, timeout: float) -> tuple[int, Memory
             raise
     if killer.fired:
         raise RunError(f"timed out after {timeout:.0f} s")
-    return returncode, sampler.peak()
+    return returncode, sampler
 
 
 def measured_run(what: str, tool: Tool, folder: Path, timeout: float = TIMEOUT) -> Run:
-    """Run ``tool`` in ``folder``; return its wall time, stdout and memory, or raise RunError.
+    """Run ``tool`` in ``folder``; return its wall time, stdout, memory and CPU, or raise RunError.
 
     Output goes to temporary files, not pipes, so no reader thread competes with the tool. The
     tool runs in its own session, so that a timeout kills its workers too, and so that the
@@ -153,7 +168,7 @@ def measured_run(what: str, tool: Tool, folder: Path, timeout: float = TIMEOUT) 
         except OSError as exc:
             raise RunError(f"{what}: cannot run {tool.argv[0]}: {exc.strerror}") from None
         try:
-            returncode, memory = wait_sampled(process, timeout)
+            returncode, sampler = wait_sampled(process, timeout)
         except RunError as exc:
             raise RunError(f"{what}: {exc}") from None
         wall = time.perf_counter() - start
@@ -162,7 +177,7 @@ def measured_run(what: str, tool: Tool, folder: Path, timeout: float = TIMEOUT) 
         tail = (stdout + stderr).strip().splitlines()[-5:]
         output = " / ".join(line.strip() for line in tail) or "(no output)"
         raise RunError(f"{what}: exit code {returncode}: {output}")
-    return Run(wall, stdout, memory)
+    return Run(wall, stdout, sampler.peak(), sampler.cpu(tool.worker_label))
 
 
 def read_text(stream: IO[bytes]) -> str:
@@ -209,6 +224,18 @@ def check_noop(entry: Entry, stdout: str) -> None:
         raise RunError(f"no-op rebuild skipped {skipped} of {steps} steps")
 
 
+def check_cold(entry: Entry, stdout: str) -> None:
+    """A cold build must run every step (this stepup, ninja): else it was not cold.
+
+    A compared stepup-like tool is judged by its exit code and the probe only.
+    """
+    if entry.tool.kind == ToolKind.STEPUP_LIKE:
+        return
+    started, steps = count_started(entry.tool, stdout), entry.workload.step_count
+    if started < steps:
+        raise RunError(f"cold build started {started} of {steps} steps")
+
+
 def change_input(workload: Workload) -> None:
     """Change the content and the size of one input, so no fast path can miss it."""
     with open(workload.path(workload.change), "ab") as stream:
@@ -216,8 +243,14 @@ def change_input(workload: Workload) -> None:
 
 
 def cold_build(entry: Entry) -> None:
+    """Build from the generated files alone: what an earlier cold build made is removed first."""
+    remove_others(entry.workload.folder, entry.generated)
     run = measured_run("cold build", entry.tool, entry.workload.folder)
-    entry.result.cold, entry.result.cold_memory = run.wall, run.memory
+    check_cold(entry, run.stdout)
+    entry.result.cold.append(run.wall)
+    entry.result.cold_memory.append(run.memory)
+    if run.cpu is not None:
+        entry.result.cold_cpu.append(run.cpu)
     check_probe(entry.workload, "cold build")
 
 
@@ -280,12 +313,14 @@ def bench_workload(
     tools: list[Tool] | None = None,
     workers: int = 2,
     repeat: int = 3,
+    cold_repeat: int = 1,
     with_change: bool = True,
     log: Log = lambda message: None,
 ) -> list[E2EResult]:
     """Generate ``shape`` of size ``steps`` and time every tool on its own copy, alternately.
 
-    The default tools are only this installation's stepup with ``workers`` workers.
+    The default tools are only this installation's stepup with ``workers`` workers. Each tool
+    gets ``cold_repeat`` cold builds, then ``repeat`` no-op rebuilds, then the one change.
     """
     tools = tools or [stepup_tool(workers)]
     results = [E2EResult(tool.name, str(tool.kind), shape, steps) for tool in tools]
@@ -297,10 +332,15 @@ def bench_workload(
                 result.error = f"cannot write the workload: {exc}"
             log(f"{shape} {steps}: error: {results[0].error}")
             return results
-        entries = [Entry(*args) for args in zip(tools, workloads, results, strict=True)]
+        entries = [
+            Entry(tool, workload, result, list_files(workload.folder))
+            for tool, workload, result in zip(tools, workloads, results, strict=True)
+        ]
         for entry in entries:
             entry.result.step_count = entry.workload.step_count
-        run_round(entries, "cold build", cold_build, log)
+        for i in range(cold_repeat):
+            what = "cold build" if cold_repeat == 1 else f"cold build {i + 1}/{cold_repeat}"
+            run_round(entries, what, cold_build, log)
         for i in range(repeat):
             run_round(entries, f"no-op rebuild {i + 1}/{repeat}", noop_rebuild, log)
         if with_change:

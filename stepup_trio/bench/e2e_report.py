@@ -7,7 +7,7 @@ import statistics
 from collections.abc import Iterable
 
 from stepup_trio.bench.e2e import E2EResult
-from stepup_trio.bench.memory import MemoryPeak
+from stepup_trio.bench.memory import CpuTimes, MemoryPeak
 from stepup_trio.bench.tables import (
     Row,
     format_columns,
@@ -21,11 +21,22 @@ from stepup_trio.bench.tables import (
 )
 from stepup_trio.bench.tools import ToolKind
 
-__all__ = ["e2e_compare", "e2e_growth", "e2e_notes", "e2e_section", "summarize"]
+__all__ = ["cpu_summary", "e2e_compare", "e2e_growth", "e2e_notes", "e2e_section", "summarize"]
 
 
 def _median(values: list[float]) -> float | None:
     return statistics.median(values) if values else None
+
+
+def _spread(values: list[float], key: str) -> Row:
+    """All times of one kind of run, their median and their range: ``key_s``, ``key_median_s``,
+    ``key_min_s``, ``key_max_s``."""
+    return {
+        f"{key}_s": list(values),
+        f"{key}_median_s": _median(values),
+        f"{key}_min_s": min(values) if values else None,
+        f"{key}_max_s": max(values) if values else None,
+    }
 
 
 def _scaled(value: float | None, factor: float) -> float | None:
@@ -43,9 +54,39 @@ def memory_row(memory: MemoryPeak | None) -> Row | None:
     return {"rss_bytes": memory.rss, "process": memory.process, "tree_rss_bytes": memory.tree_rss}
 
 
+def cpu_row(cpu: CpuTimes) -> Row:
+    """One cold build's CPU seconds by role (``workers_s`` is None for tools without them)."""
+    return {
+        "tool_s": cpu.tool,
+        "workers_s": cpu.workers,
+        "steps_s": cpu.steps,
+        "total_s": cpu.total,
+        "tree_s": cpu.tree,
+    }
+
+
+def cpu_summary(runs: list[CpuTimes], steps: int) -> Row | None:
+    """The median of each role over the cold builds, and per step: the tool's own overhead
+    (director and workers) and the steps' commands."""
+    if not runs:
+        return None
+    workers = [cpu.workers for cpu in runs if cpu.workers is not None]
+    own = _median([cpu.own for cpu in runs])
+    steps_s = _median([cpu.steps for cpu in runs])
+    return {
+        "tool_s": _median([cpu.tool for cpu in runs]),
+        "workers_s": _median(workers),
+        "steps_s": steps_s,
+        "total_s": _median([cpu.total for cpu in runs]),
+        "tree_s": _median([cpu.tree for cpu in runs]),
+        "own_per_step_us": _per_step(own, steps, 1e6),
+        "steps_per_step_us": _per_step(steps_s, steps, 1e6),
+    }
+
+
 def peak_memory(result: E2EResult) -> MemoryPeak:
     """The largest process of all runs, and the largest tree sum of all runs."""
-    runs = [result.cold_memory, *result.noop_memory, result.change_memory]
+    runs = [*result.cold_memory, *result.noop_memory, result.change_memory]
     sampled = [m for m in runs if m is not None and m.rss is not None]
     if not sampled:
         return MemoryPeak()
@@ -55,8 +96,7 @@ def peak_memory(result: E2EResult) -> MemoryPeak:
 
 def summarize(result: E2EResult) -> Row:
     """The derived numbers of one tool on one workload: seconds, bytes, and per step."""
-    noop = result.noop
-    median = _median(noop)
+    noop = _spread(result.noop, "noop")
     peak = peak_memory(result)
     return {
         "tool": result.tool,
@@ -64,16 +104,15 @@ def summarize(result: E2EResult) -> Row:
         "shape": result.shape,
         "steps": result.steps,
         "step_count": result.step_count,
-        "cold_s": result.cold,
-        "noop_s": list(noop),
-        "noop_median_s": median,
-        "noop_min_s": min(noop) if noop else None,
-        "noop_max_s": max(noop) if noop else None,
-        "noop_per_step_us": _per_step(median, result.step_count, 1e6),
+        **_spread(result.cold, "cold"),
+        **noop,
+        "noop_per_step_us": _per_step(noop["noop_median_s"], result.step_count, 1e6),
         "noop_started": list(result.noop_started),
         "change_s": result.change,
         "change_started": result.change_started,
-        "cold_memory": memory_row(result.cold_memory),
+        "cold_memory": [memory_row(memory) for memory in result.cold_memory],
+        "cold_cpu": [cpu_row(cpu) for cpu in result.cold_cpu],
+        "cold_cpu_median": cpu_summary(result.cold_cpu, result.step_count),
         "noop_memory": [memory_row(memory) for memory in result.noop_memory],
         "change_memory": memory_row(result.change_memory),
         "peak_rss_bytes": peak.rss,
@@ -95,7 +134,7 @@ def _marginal(large: Row, small: Row, key: str, scale: float = 1.0) -> float | N
 def _ratios(row: Row, base: Row) -> Row:
     """``row / base`` of the cold build, the no-op median, the one change and the peak RSS."""
     return {
-        "cold_ratio": ratio(row["cold_s"], base["cold_s"]),
+        "cold_ratio": ratio(row["cold_median_s"], base["cold_median_s"]),
         "noop_ratio": ratio(row["noop_median_s"], base["noop_median_s"]),
         "change_ratio": ratio(row["change_s"], base["change_s"]),
         "memory_ratio": ratio(row["peak_rss_bytes"], base["peak_rss_bytes"]),
@@ -177,15 +216,19 @@ def with_tool_column(headers: list[str], table: list[list[str]], rows: list[Row]
 
 
 def e2e_table(rows: list[Row]) -> list[str]:
-    """Times: one line per tool and workload."""
-    headers = ["shape", "N", "steps", "cold [s]", "no-op [s]", "no-op min-max [s]"]
-    headers += ["no-op/step [µs]", "change [s]", "started", "status"]
+    """Times: one line per tool and workload. The cold range shows with several cold builds."""
+    cold_range = any(len(row["cold_s"]) > 1 for row in rows)
+    headers = ["shape", "N", "steps", "cold [s]"]
+    headers += ["cold min-max [s]"] if cold_range else []
+    headers += ["no-op [s]", "no-op min-max [s]", "no-op/step [µs]", "change [s]", "started"]
+    headers.append("status")
     table = [
         [
             row["shape"],
             str(row["steps"]),
             str(row["step_count"]),
-            seconds(row["cold_s"]),
+            seconds(row["cold_median_s"]),
+            *([span(row["cold_min_s"], row["cold_max_s"])] if cold_range else []),
             seconds(row["noop_median_s"]),
             span(row["noop_min_s"], row["noop_max_s"]),
             number(row["noop_per_step_us"]),
@@ -217,6 +260,34 @@ def memory_table(rows: list[Row]) -> list[str]:
     ]
     text_columns = 1 + with_tool_column(headers, table, rows)
     return format_columns(headers, table, text_columns, text=["process"])
+
+
+def cpu_table(rows: list[Row]) -> list[str]:
+    """CPU of the cold build by role: the tool's own processes, and the steps it ran.
+
+    The exact total (read once the tool exited) shows how much the sampled roles missed.
+    """
+    headers = ["shape", "N", "steps", "director/tool [s]", "workers [s]", "steps [s]"]
+    headers += ["total [s]", "exact total [s]", "own/step [µs]", "steps/step [µs]"]
+    table = []
+    for row in rows:
+        cpu = row["cold_cpu_median"] or {}
+        table.append(
+            [
+                row["shape"],
+                str(row["steps"]),
+                str(row["step_count"]),
+                seconds(cpu.get("tool_s")),
+                seconds(cpu.get("workers_s")),
+                seconds(cpu.get("steps_s")),
+                seconds(cpu.get("total_s")),
+                seconds(cpu.get("tree_s")),
+                number(cpu.get("own_per_step_us")),
+                number(cpu.get("steps_per_step_us")),
+            ]
+        )
+    text_columns = 1 + with_tool_column(headers, table, rows)
+    return format_columns(headers, table, text_columns)
 
 
 def compare_table(compare: list[Row]) -> list[str]:
@@ -269,12 +340,14 @@ def e2e_section(meta: Row, rows: list[Row]) -> list[str]:
     compared = len(meta["tools"]) > 1
     lines = [
         f"End to end (wall time of each command, {meta['workers']} workers, "
-        f"{meta['repeat']} no-op repetition(s)"
+        f"{meta['cold_repeat']} cold build(s), {meta['repeat']} no-op repetition(s)"
         + (", tools run alternately, each in its own copy of the workload)" if compared else ")"),
     ]
     if compared:
         lines += tool_lines(meta)
     lines += [*e2e_table(rows), "", "Memory (sampled from /proc)", *memory_table(rows)]
+    lines += ["", "CPU of the cold build (sampled from /proc, median over cold runs)"]
+    lines += cpu_table(rows)
     compare = e2e_compare(rows)
     if compare:
         lines += ["", "Compared tools: other / stepup (medians; above 1: stepup is faster)"]

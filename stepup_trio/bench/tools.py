@@ -15,6 +15,7 @@ from pathlib import Path
 
 __all__ = [
     "STEPUP_NAME",
+    "WORKER_LABEL",
     "Tool",
     "ToolKind",
     "child_env",
@@ -25,6 +26,8 @@ __all__ = [
 ]
 
 STEPUP_NAME = "stepup"
+# How this stepup's worker processes are named (``python -m stepup_trio.worker``).
+WORKER_LABEL = "stepup_trio.worker"
 # -n, --non-interactive, or -n inside a cluster of short options such as -nw2.
 NON_INTERACTIVE = re.compile(r"--non-interactive|-[a-zA-Z]*n[a-zA-Z0-9.]*")
 
@@ -56,6 +59,14 @@ class Tool:
     @property
     def stepup_output(self) -> bool:
         return self.kind in (ToolKind.STEPUP, ToolKind.STEPUP_LIKE)
+
+    @property
+    def worker_label(self) -> str | None:
+        """The label of the worker processes whose CPU is a role of its own (this stepup only).
+
+        Other tools' CPU is only split into their own process and what it reaped.
+        """
+        return WORKER_LABEL if self.kind == ToolKind.STEPUP else None
 
 
 def stepup_command() -> list[str]:

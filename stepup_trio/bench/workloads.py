@@ -25,6 +25,8 @@ __all__ = [
     "copy_workload",
     "disk_estimate",
     "generate",
+    "list_files",
+    "remove_others",
     "tree_leaves",
 ]
 
@@ -243,3 +245,40 @@ def copy_workload(workload: Workload, folder: Path) -> Workload:
     """The same files in another folder, for another tool: no tool sees another's state."""
     shutil.copytree(workload.folder, folder)
     return dataclasses.replace(workload, folder=folder)
+
+
+def _join(relative: str, name: str) -> str:
+    """``relative/name`` without the ``./`` of the top folder (``.`` from os.walk)."""
+    return os.path.normpath(os.path.join(relative, name))
+
+
+def list_files(folder: Path) -> frozenset[str]:
+    """The relative paths of every file and folder below ``folder``: a snapshot of a workload
+    before any run, for :func:`remove_others`."""
+    paths = set()
+    for dirpath, dirnames, filenames in os.walk(folder):
+        relative = os.path.relpath(dirpath, folder)
+        paths.update(_join(relative, name) for name in dirnames + filenames)
+    return frozenset(paths)
+
+
+def remove_others(folder: Path, keep: frozenset[str]) -> None:
+    """Remove everything below ``folder`` that is not in ``keep``: what earlier builds made.
+
+    Builds only add files (outputs, ``.stepup/``, ``.ninja_log``, ...) and never write the
+    generated ones, so this puts the workload back as it was generated, without copying it
+    again (bigfiles has GBs of inputs at large N). Symlinks are removed, not followed.
+    """
+    for dirpath, dirnames, filenames in os.walk(folder):
+        relative = os.path.relpath(dirpath, folder)
+        for name in list(dirnames):
+            if _join(relative, name) not in keep:
+                path = folder / relative / name
+                dirnames.remove(name)  # removed, so not walked into
+                if path.is_symlink():
+                    path.unlink()
+                else:
+                    shutil.rmtree(path)
+        for name in filenames:
+            if _join(relative, name) not in keep:
+                (folder / relative / name).unlink()
