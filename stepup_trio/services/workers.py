@@ -154,15 +154,17 @@ async def serve_worker(index: int, log_path: str, *, task_status=trio.TASK_STATU
 class WorkerPool:
     """Worker slots: a step takes a free slot for its turn and gives it back.
 
-    Each slot's worker process is started the first time a step runs in it, not before: a
-    run that only skips steps (the common no-op rebuild) starts no worker at all. A worker that
-    died is replaced by a new one in the same slot. ``start_worker(index)`` starts one in the
-    session's nursery.
+    The worker processes start when a step first needs one, not before: a run that only skips
+    steps (the common no-op rebuild) starts no worker at all. Then all of them start at once,
+    so that the others are ready by the time the first one's plan has defined more steps
+    (Python and trio take a tenth of a second to start). A worker that died is replaced by a
+    new one in the same slot. ``start_worker(index)`` starts one in the session's nursery.
     """
 
     def __init__(self, size: int, start_worker: Callable) -> None:
         self.workers: list[Worker | None] = [None] * size
         self._start_worker = start_worker
+        self._starting = trio.Lock()
         self._send, self._receive = trio.open_memory_channel[int](size)
         for index in range(size):
             self._send.send_nowait(index)
@@ -182,11 +184,13 @@ class WorkerPool:
         self._send.send_nowait(slot)
 
     async def worker(self, slot: int) -> Worker:
-        """The worker of a slot, started now if it was never needed before."""
-        worker = self.workers[slot]
-        if worker is None:
-            worker = self.workers[slot] = await self._start_worker(slot)
-        return worker
+        """The worker of a slot; the first call starts them all."""
+        if self.workers[slot] is None:
+            async with self._starting:
+                for index, worker in enumerate(self.workers):
+                    if worker is None:
+                        self.workers[index] = await self._start_worker(index)
+        return self.workers[slot]
 
     async def replace(self, slot: int) -> Worker:
         """Start a new worker in a slot whose worker died."""
