@@ -300,7 +300,18 @@ async def run_job(
     )
 
 
-async def _serve_jobs(inbox: Inbox, events: Events, transmit: trio.lowlevel.FdStream) -> None:
+async def _send(fd: int, data: bytes) -> None:
+    """Write a message to the director. A result usually fits in the pipe at once: no turn of
+    the event loop for it, unlike a stream's send_all. The rest waits until the pipe drains."""
+    view = memoryview(data)
+    while view:
+        try:
+            view = view[os.write(fd, view) :]
+        except BlockingIOError:
+            await trio.lowlevel.wait_writable(fd)
+
+
+async def _serve_jobs(inbox: Inbox, events: Events, transmit: int) -> None:
     """Run jobs one at a time until the director says goodbye or goes away."""
     # The worker's environment and shell stay as they are while it runs.
     launcher = Launcher.from_environment()
@@ -318,7 +329,7 @@ async def _serve_jobs(inbox: Inbox, events: Events, transmit: trio.lowlevel.FdSt
                 result = await run_job(message, launcher, events, inbox)
             except DirectorGone:
                 return
-            await transmit.send_all(wire.encode(0, result))
+            await _send(transmit, wire.encode(0, result))
 
 
 async def _watch_signals(cancel_scope: trio.CancelScope) -> None:
@@ -334,19 +345,19 @@ async def serve() -> None:
     killed with its process group: no step outlives its worker.
     """
     inbox = Inbox(os.dup(sys.stdin.fileno()))
+    transmit = os.dup(sys.stdout.fileno())
+    os.set_blocking(transmit, False)
     events = Events()
     events.watch(inbox.fd)
     try:
-        async with (
-            trio.lowlevel.FdStream(os.dup(sys.stdout.fileno())) as transmit,
-            trio.open_nursery() as nursery,
-        ):
+        async with trio.open_nursery() as nursery:
             nursery.start_soon(_watch_signals, nursery.cancel_scope)
             await _serve_jobs(inbox, events, transmit)
             nursery.cancel_scope.cancel()
     finally:
         events.close()
         os.close(inbox.fd)
+        os.close(transmit)
 
 
 def _ignore_signal(_signum: int, _frame: object) -> None:
