@@ -97,9 +97,11 @@ def pid_alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     # A zombie is dead too: it only waits for its parent to collect it.
+    # The process may vanish between opening and reading its stat file, and its
+    # command name (in parentheses) may contain spaces.
     try:
-        status = Path(f"/proc/{pid}/stat").read_text().split()[2]
-    except (FileNotFoundError, IndexError):
+        status = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+    except (FileNotFoundError, ProcessLookupError, IndexError):
         return False
     return status != "Z"
 
