@@ -14,6 +14,7 @@ import attrs
 import trio
 
 from stepup_trio import wire
+from stepup_trio.collector import GraphFreezer, collect_frozen
 from stepup_trio.core.actions import Amend, DefineStep
 from stepup_trio.core.events import (
     Aborted,
@@ -113,6 +114,8 @@ class Director(Watching):
         self.socket_path = socket_path
         # The director never changes its working directory: the root of the project.
         self.root = os.getcwd()
+        # A plan that defines many steps grows the graph: keep the collector off it.
+        self._freezer = GraphFreezer(workflow.graph)
         self.hasher = FileHasher()
         self.pool: WorkerPool | None = None
         self.running = 0
@@ -152,6 +155,7 @@ class Director(Watching):
             result = self.workflow.perform(creator, message.action)
             self._record(Performed(message.creator, message.action))
             self._notify()
+            self._freezer.grown()
             if isinstance(message.action, DefineStep):
                 return result.key
             return result if isinstance(result, bool) else None
@@ -468,6 +472,7 @@ class Director(Watching):
         try:
             while step is not None:
                 await self._run_step(step, slot)
+                # The next step takes over the finished one's place in ``self.running``.
                 step = self._next_to_run()
         finally:
             self.running -= 1
@@ -590,6 +595,7 @@ class Director(Watching):
         removed = self.workflow.clean()
         if len(self.workflow.graph) != size:
             self.saved = False
+            collect_frozen()  # The removed nodes may be frozen (see stepup_trio.collector).
         for node in removed:
             path = node.path
             try:

@@ -16,7 +16,6 @@ whole document never has to exist as Python objects at once.
 
 import contextlib
 import functools
-import gc
 import lzma
 import os
 import queue
@@ -31,6 +30,7 @@ import msgpack
 import trio
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
+from stepup_trio import collector
 from stepup_trio.convert import make_converter, pack, unpacker
 from stepup_trio.core.graph import Graph
 from stepup_trio.core.workflow import Workflow
@@ -104,19 +104,6 @@ def write_atomic(path: str, data: bytes) -> None:
         raise
 
 
-@contextlib.contextmanager
-def _gc_paused():
-    """Building or reading millions of small objects next to a large graph makes Python's
-    collector scan the graph over and over; it has nothing to free here."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
 def new_dump_id() -> str:
     """A fresh identity for a dump: the journal written after it names it as its base."""
     return uuid.uuid4().hex
@@ -129,7 +116,7 @@ def serialize(workflow: Workflow, dump_id: str | None = None) -> bytes:
 
 def encode(workflow: Workflow, dump_id: str | None = None) -> bytes:
     """The dump's msgpack document, before compression."""
-    with _gc_paused():
+    with collector.paused():
         return _encode(workflow, dump_id)
 
 
@@ -190,7 +177,7 @@ def decode(raw: bytes, kinds: Mapping[str, type[Node]]) -> tuple[Workflow, str]:
     # No size limits: the document is our own, and large workflows have large dumps.
     stream = unpacker(max_buffer_size=0)
     stream.feed(raw)
-    with _gc_paused():
+    with collector.paused():
         return _decode(stream, raw[:1], len(raw), kinds)
 
 
@@ -409,5 +396,5 @@ class _ChunkReader:
 def _decode_chunks(reader: _ChunkReader, kinds: Mapping[str, type[Node]]) -> tuple[Workflow, str]:
     first = reader.peek()[:1]
     stream = unpacker(max_buffer_size=0, file_like=reader, read_size=CHUNK_SIZE)
-    with _gc_paused():
+    with collector.paused():
         return _decode(stream, first, None, kinds)
