@@ -212,9 +212,9 @@ def run_e2e(args: argparse.Namespace) -> list[dict]:
 def run_scheduling(args: argparse.Namespace) -> list[dict]:
     """Every scheduling shape at every size, in this process."""
     return [
-        summarize_scheduling(bench_scheduling(shape, steps, log=log))
+        summarize_scheduling(result)
         for shape in args.sched_shapes
-        for steps in args.sched_steps
+        for result in bench_scheduling(shape, args.sched_steps, log=log)
     ]
 
 
