@@ -96,14 +96,10 @@ def pid_alive(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    # A zombie is dead too: it only waits for its parent to collect it.
-    # The process may vanish between opening and reading its stat file, and its
-    # command name (in parentheses) may contain spaces.
-    try:
-        status = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
-    except (FileNotFoundError, ProcessLookupError, IndexError):
-        return False
-    return status != "Z"
+    # A zombie is dead too: it only waits for its parent to collect it. The process may
+    # also vanish between opening and reading its stat file.
+    fields = _proc_stat(str(pid))
+    return fields is not None and fields[0] != "Z"
 
 
 def wait_for(predicate, timeout: float = 60.0, interval: float = 0.05) -> bool:
