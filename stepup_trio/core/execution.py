@@ -137,14 +137,17 @@ class Execution:
 
     def drop_amended(self, step: StepNode) -> None:
         """Forget what the step amended: it will find out again when it runs."""
-        amended = set(step.amended_inp)
-        for node in list(step.suppliers):
-            if node.kind == "file" and node.path in amended:
-                self.graph.remove_supplier(node, step)
-        for node in list(step.products):
-            if node.kind == "file" and node.path in set(step.amended_out + step.amended_vol):
-                self.graph.remove_supplier(step, node)
-                self.graph.orphan(node)
+        if step.amended_inp:
+            amended = set(step.amended_inp)
+            for node in list(step.suppliers):
+                if node.kind == "file" and node.path in amended:
+                    self.graph.remove_supplier(node, step)
+        if step.amended_out or step.amended_vol:
+            amended = set(step.amended_out + step.amended_vol)
+            for node in list(step.products):
+                if node.kind == "file" and node.path in amended:
+                    self.graph.remove_supplier(step, node)
+                    self.graph.orphan(node)
         step.drop_amended()
 
     def validated(self, step: StepNode, still_valid: bool) -> None:
