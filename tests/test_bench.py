@@ -15,7 +15,7 @@ from stepup_trio.bench.e2e import measured_run
 from stepup_trio.bench.memory import TreeSampler, process_label
 from stepup_trio.bench.ninja import build_ninja_text, write_build_ninja
 from stepup_trio.bench.report import format_report
-from stepup_trio.bench.tools import compare_tool, stepup_command, stepup_tool
+from stepup_trio.bench.tools import child_env, compare_tool, stepup_command, stepup_tool
 from stepup_trio.bench.workloads import (
     SHAPES,
     copy_workload,
@@ -337,6 +337,7 @@ def test_compare_table(compared):
         (["--compare", "no-such-tool-xyz"], "'no-such-tool-xyz': not found on PATH"),
         (["--compare", "/nonexistent/stepup -n"], "not an executable file"),
         (["--compare", ""], "empty compare command"),
+        (["--compare", "A=1 B=2"], "only variables, no program to run"),
         (["--compare", sys.executable], "needs -n"),
         (["--compare", "ninja", "--groups", "hashing"], "--compare needs the e2e group"),
     ],
@@ -441,3 +442,19 @@ def test_clean_cold_state(tmp_path, tool):
     run = measured_run("cold build", tool, workload.folder)
     assert Path(workload.path(workload.probe)).is_file()
     assert run.cpu is not None
+
+
+def test_compare_variables(monkeypatch):
+    """NAME=value words before the program are set for that tool only, as in a shell; they
+    may set stepup variables, which the child otherwise does not inherit."""
+    monkeypatch.setenv("STEPUP_DEBUG", "1")
+    command = shlex.join(stepup_command())
+    tool = compare_tool(f"STEPUP_DIRECT_START=0 'A=two words' {command} -n", 2)
+    assert tool.argv[0] == stepup_command()[0]
+    assert tool.name.startswith("STEPUP_DIRECT_START=0 'A=two words' ")
+    assert tool.bindir == os.path.dirname(stepup_command()[0])
+    env = child_env(tool)
+    assert env["STEPUP_DIRECT_START"] == "0"
+    assert env["A"] == "two words"
+    assert "STEPUP_DEBUG" not in env
+    assert "STEPUP_DIRECT_START" not in child_env(stepup_tool(2))

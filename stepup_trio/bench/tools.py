@@ -1,7 +1,7 @@
 """The build tools that the e2e benchmark times: this stepup, and those of ``--compare``.
 
 A tool is a command line run in a workload's folder, plus what the runner needs to check its
-output and to give it the right ``PATH``.
+output and to give it the right ``PATH`` and environment.
 """
 
 import os
@@ -9,7 +9,7 @@ import re
 import shlex
 import shutil
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from pathlib import Path
 
@@ -30,6 +30,8 @@ STEPUP_NAME = "stepup"
 WORKER_LABEL = "stepup_trio.worker"
 # -n, --non-interactive, or -n inside a cluster of short options such as -nw2.
 NON_INTERACTIVE = re.compile(r"--non-interactive|-[a-zA-Z]*n[a-zA-Z0-9.]*")
+# A shell-style variable assignment before the program: NAME=value.
+ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=.*", re.DOTALL)
 
 
 class ToolKind(StrEnum):
@@ -48,13 +50,15 @@ class Tool:
     """A build tool to time: its full command line, run in its own copy of the workload.
 
     ``bindir`` goes first on ``PATH``, so that the plan's ``#!/usr/bin/env python`` finds the
-    Python in which that tool's stepup is installed.
+    Python in which that tool's stepup is installed. ``env`` holds the variables set for this
+    tool only (``NAME=value`` words before the program in ``--compare``).
     """
 
     name: str
     argv: list[str]
     kind: ToolKind
     bindir: str
+    env: tuple[tuple[str, str], ...] = ()
 
     @property
     def stepup_output(self) -> bool:
@@ -103,17 +107,26 @@ def compare_tool(spec: str, workers: int) -> Tool:
         raise ValueError(f"compare command {spec!r}: {exc}") from None
     if not argv:
         raise ValueError("empty compare command")
+    assignments = []
+    while argv and ASSIGNMENT.fullmatch(argv[0]):
+        name, _, value = argv.pop(0).partition("=")
+        assignments.append((name, value))
+    if not argv:
+        raise ValueError(f"compare command {spec!r}: only variables, no program to run")
     program = resolve(argv[0])
     bindir = os.path.dirname(program)
     if os.path.basename(program) == "ninja":
         jobs = [] if any(arg.startswith("-j") for arg in argv[1:]) else [f"-j{workers}"]
-        return Tool("ninja", [program, *argv[1:], *jobs], ToolKind.NINJA, bindir)
+        argv = [program, *argv[1:], *jobs]
+        return Tool("ninja", argv, ToolKind.NINJA, bindir, tuple(assignments))
     if not any(NON_INTERACTIVE.fullmatch(arg) for arg in argv[1:]):
         raise ValueError(
             f"compare command {spec!r} needs -n (--non-interactive): without it, stepup "
             "keeps watching and never exits"
         )
-    return Tool(shlex.join(argv), [program, *argv[1:]], ToolKind.STEPUP_LIKE, bindir)
+    name = shlex.join([f"{key}={value}" for key, value in assignments] + argv)
+    argv = [program, *argv[1:]]
+    return Tool(name, argv, ToolKind.STEPUP_LIKE, bindir, tuple(assignments))
 
 
 def unique_names(tools: list[Tool]) -> list[Tool]:
@@ -123,12 +136,13 @@ def unique_names(tools: list[Tool]) -> list[Tool]:
     for tool in tools:
         count = seen[tool.name] = seen.get(tool.name, 0) + 1
         name = tool.name if count == 1 else f"{tool.name}#{count}"
-        result.append(Tool(name, tool.argv, tool.kind, tool.bindir))
+        result.append(replace(tool, name=name))
     return result
 
 
 def child_env(tool: Tool) -> dict[str, str]:
-    """This environment with the tool's directory first on PATH and no stepup variables.
+    """This environment with the tool's directory first on PATH, no stepup variables but the
+    tool's own.
 
     Variables of an enclosing stepup run (STEPUP_*) would confuse the child. Python may write
     its bytecode caches (PYTHONDONTWRITEBYTECODE is dropped): users have them, and without
@@ -140,4 +154,5 @@ def child_env(tool: Tool) -> dict[str, str]:
         if not k.startswith("STEPUP_") and k != "PYTHONDONTWRITEBYTECODE"
     }
     env["PATH"] = f"{tool.bindir}{os.pathsep}{env.get('PATH', '')}"
+    env.update(tool.env)
     return env
