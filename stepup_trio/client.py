@@ -81,8 +81,15 @@ class SocketClient:
     def _send(self, message: Any) -> int:
         sock = self._connect()
         self._call_id += 1
-        sock.sendall(wire.encode(self._call_id, message))
+        try:
+            sock.sendall(wire.encode(self._call_id, message))
+        except ConnectionError:
+            self._lost()
         return self._call_id
+
+    def _lost(self) -> None:
+        self.close()
+        raise RemoteError("The stepup director closed the connection.")
 
     def _receive(self, block: bool = True) -> wire.Envelope | None:
         """The next reply; None if none has arrived and ``block`` is false."""
@@ -93,9 +100,10 @@ class SocketClient:
                 chunk = self._socket.recv(65536, 0 if block else socket.MSG_DONTWAIT)
             except BlockingIOError:
                 return None
+            except ConnectionError:
+                chunk = b""
             if not chunk:
-                self.close()
-                raise RemoteError("The stepup director closed the connection.")
+                self._lost()
             self._unpacker.feed(chunk)
 
     def _take_posted(self, envelope: wire.Envelope) -> bool:
@@ -166,9 +174,11 @@ class SocketClient:
             pass  # The director is gone: it reports the plan itself.
 
     def close(self) -> None:
+        """Close the connection; replies to posted requests can no longer arrive."""
         if self._socket is not None:
             self._socket.close()
             self._socket = None
+        self._posted.clear()
 
 
 class DummyClient:

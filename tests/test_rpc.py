@@ -187,3 +187,22 @@ async def test_posts_after_a_caught_refusal_are_performed(server):
 
     await trio.to_thread.run_sync(blocking)
     assert PERFORMED in (["f", "g"], ["lost", "f", "g"])
+
+
+def test_director_closes_while_requests_are_posted(tmp_path):
+    """The director goes away before it answers: the client says so once, and settling again
+    (as at the plan's exit) finds nothing left to wait for, instead of failing inside."""
+    path = str(tmp_path / "director")
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as listener:
+        listener.bind(path)
+        listener.listen()
+        client = SocketClient(path)
+        try:
+            client.post(define("a"), [("plan.py", 1, "<module>")])
+            connection, _ = listener.accept()
+            connection.close()
+            with pytest.raises(RemoteError, match="closed the connection"):
+                client.settle()
+            client.settle()
+        finally:
+            client.close()
