@@ -302,13 +302,16 @@ async def run_job(
 
 async def _send(fd: int, data: bytes) -> None:
     """Write a message to the director. A result usually fits in the pipe at once: no turn of
-    the event loop for it, unlike a stream's send_all. The rest waits until the pipe drains."""
+    the event loop for it, unlike a stream's send_all. The rest waits until the pipe drains.
+    Raise DirectorGone when nobody reads the pipe any more."""
     view = memoryview(data)
     while view:
         try:
             view = view[os.write(fd, view) :]
         except BlockingIOError:
             await trio.lowlevel.wait_writable(fd)
+        except BrokenPipeError:
+            raise DirectorGone() from None
 
 
 async def _serve_jobs(inbox: Inbox, events: Events, transmit: int) -> None:
@@ -327,9 +330,9 @@ async def _serve_jobs(inbox: Inbox, events: Events, transmit: int) -> None:
         elif isinstance(message, wire.RunJob):
             try:
                 result = await run_job(message, launcher, events, inbox)
+                await _send(transmit, wire.encode(0, result))
             except DirectorGone:
                 return
-            await _send(transmit, wire.encode(0, result))
 
 
 async def _watch_signals(cancel_scope: trio.CancelScope) -> None:
