@@ -1,6 +1,9 @@
 """Bad input and failing steps, with the real ``stepup``: clear messages and exit codes."""
 
 from helpers import FOOTER, RULE, header, lines, run_stepup, without_plan_success, write_plan
+from test_api_support import box
+
+PLAN_FAIL = "      FAIL │ ./plan.py"
 
 HEADER = [*header(), "     START │ ./plan.py"]
 
@@ -321,10 +324,7 @@ def test_refused_definition_stops_the_plan_there(tmp_path):
     result = run_stepup(tmp_path, "-n", "-w1")
     assert result.returncode == 2
     out = lines(result.stdout)
-    start = out.index(
-        "──────────────────────────────── Standard error ────────────────────────────────"
-    )
-    assert out[start + 1 : start + 5] == [
+    assert box(result.stdout, PLAN_FAIL, "Standard error") == [
         "Traceback (most recent call last):",
         f'  File "{tmp_path}/./plan.py", line 4, in <module>',
         '    step("echo b > ${out}", out="a.txt")',
@@ -351,11 +351,8 @@ def test_refused_definition_at_exit(tmp_path):
     result = run_stepup(tmp_path, "-n", "-w1")
     assert result.returncode == 2
     out = lines(result.stdout)
-    assert "      FAIL │ ./plan.py" in out
-    start = out.index(
-        "──────────────────────────────── Standard error ────────────────────────────────"
-    )
-    assert out[start + 1 : start + 7] == [
+    assert PLAN_FAIL in out
+    assert box(result.stdout, PLAN_FAIL, "Standard error") == [
         "Traceback (most recent call last):",
         f'  File "{tmp_path}/./plan.py", line 6, in <module>',
         "    define()",
