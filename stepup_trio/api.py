@@ -157,7 +157,15 @@ def translate(path: PathLike, workdir: PathLike = ".") -> str:
     path = os.fspath(path)
     if os.path.isabs(path):
         return normalize(path)
-    return normalize(os.path.join(_here(), os.fspath(workdir), path))
+    result = normalize(os.path.join(_here(), os.fspath(workdir), path))
+    if result.startswith("../"):
+        # A path that leaves the root may come back through one of its parents
+        # (``../../ext/../top/pub/b.txt`` is ``../pub/b.txt`` for the root ``top/proj``):
+        # resolve it against the root, so that one file has one key.
+        root = os.path.abspath(os.environ.get("STEPUP_ROOT", "."))
+        absolute = os.path.normpath(os.path.join(root, result))
+        result = normalize(os.path.relpath(absolute, root) + ("/" if result.endswith("/") else ""))
+    return result
 
 
 def translate_back(path: PathLike, workdir: PathLike = ".") -> str:
