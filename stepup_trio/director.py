@@ -49,6 +49,9 @@ __all__ = ["Config", "Director", "ExitCode"]
 
 logger = logging.getLogger(__name__)
 
+#: What :meth:`Director._try_skip` found.
+SKIPPED, NOSKIP, INVALID_INPUTS = "SKIPPED", "NOSKIP", "INVALID_INPUTS"
+
 #: Seconds the scheduler may skip steps without giving other tasks a turn.
 YIELD_INTERVAL = 0.02
 
@@ -310,7 +313,14 @@ class Director(Watching):
                         await self._validate(step)
                         self.pool.release(slot)
                         continue
-                    if self.workflow.replayable(step) and await self._try_skip(step):
+                    if self.workflow.replayable(step):
+                        outcome = await self._try_skip(step)
+                        if outcome == NOSKIP:
+                            self.workflow.run_later(step)
+                        if outcome != INVALID_INPUTS:
+                            self.pool.release(slot)
+                            continue
+                    if self._fails_to_start(step):
                         self.pool.release(slot)
                         continue
                     self.running += 1
@@ -390,19 +400,26 @@ class Director(Watching):
             raise
         return slot
 
-    async def _try_skip(self, step: Node) -> bool:
-        """Skip the step if its hash did not change and its outputs exist."""
+    async def _try_skip(self, step: Node) -> str:
+        """Skip the step if its hash did not change and its outputs exist.
+
+        Returns SKIPPED, NOSKIP (it must run: later, as in StepUp) or INVALID_INPUTS (an input
+        is missing: it fails at once, without an explanation why it is not skipped).
+        """
         inputs, outputs = self.workflow.hashed_paths(step)
         hashes = await self.hasher.hash_nodes(inputs + outputs)
-        stamps = await self.prober.stamps(step)
         missing_inputs = [node.path for node in inputs if hashes[node.path] is None]
+        if missing_inputs:
+            return INVALID_INPUTS
+        stamps = await self.prober.stamps(step)
         missing_inputs += [key for key, stamp in stamps.items() if stamp is None]
         missing_outputs = [node.path for node in outputs if hashes[node.path] is None]
         new_hash = self._step_hash(step, hashes, stamps)
         if new_hash.digest == step.hash.digest and not missing_inputs and not missing_outputs:
             pages = []
             if self.config.explain_rerun:
-                _, same = explain(step.hash, new_hash)
+                # As StepUp: the stored hash is what is shown (a compact one stays compact).
+                _, same = explain(step.hash, step.hash)
                 pages.append(("No changes observed", "\n".join(same)))
             present = {path: file_hash for path, file_hash in hashes.items() if file_hash}
             probed = {key: stamp for key, stamp in stamps.items() if stamp is not None}
@@ -411,12 +428,12 @@ class Director(Watching):
             self._record(Skipped(step.key, present, probed))
             if not skipped:
                 logger.info("The recording of %s no longer fits: running it.", step.key)
-                return False
+                return NOSKIP
             self.reporter.report("SKIP", step.description, pages)
             self.succeeded += 1
             self._update_progress()
             self._notify()
-            return True
+            return SKIPPED
         if self.config.explain_rerun:
             changed, same = explain(step.hash, new_hash)
             pages = line_pages(
@@ -425,7 +442,7 @@ class Director(Watching):
                 ("Remained the same", same),
             )
             self.reporter.report("NOSKIP", step.description, pages)
-        return False
+        return NOSKIP
 
     async def _validate(self, step: Node) -> None:
         """Only amended inputs are missing: are they still needed, given the other inputs?"""
@@ -454,12 +471,25 @@ class Director(Watching):
         must be validated is left to the scheduler, which checks it."""
         if self.drain_requested or self.interrupted:
             return None
-        step = self.workflow.next_queued()
-        if step is None or step in self.workflow.to_validate or self.workflow.replayable(step):
-            return None
-        self.workflow.pop_queued()
+        while True:
+            step = self.workflow.next_queued()
+            if step is None or step in self.workflow.to_validate or self.workflow.replayable(step):
+                return None
+            self.workflow.pop_queued()
+            if not self._fails_to_start(step):
+                break
         self._start(step)
         return step
+
+    def _fails_to_start(self, step: Node) -> bool:
+        """A step whose inputs are missing (or not of their kind) fails without being
+        started, as in StepUp: what it amended is kept, nothing it made is forgotten."""
+        problems = invalid_inputs([node.path for node in self.workflow.inputs(step)])
+        if not problems:
+            return False
+        self._finish(step, wire.JobFinished(None, invalid_inputs=problems), {})
+        self._notify()
+        return True
 
     async def _run_steps(self, step: Node, slot: int) -> None:
         """Run a step in a worker's slot, then the next queued steps that must run, one by one.
@@ -485,14 +515,9 @@ class Director(Watching):
             # The state of the sources as the step sees it (probed once per phase).
             stamps = await self.prober.stamps(step)
             job = self._job(step)
-            problems = invalid_inputs(job.inputs)
-            if problems:
-                # As in StepUp: such a step fails without being started.
-                result = wire.JobFinished(None, invalid_inputs=problems)
-            else:
-                self.reporter.report("START", step.description)
-                worker = await self.pool.worker(slot)
-                result = await worker.run(job)
+            self.reporter.report("START", step.description)
+            worker = await self.pool.worker(slot)
+            result = await worker.run(job)
         except WorkerDied as exc:
             result = wire.JobFinished(None, stderr=str(exc).encode())
             logger.error("%s Starting a replacement.", exc)
@@ -501,27 +526,34 @@ class Director(Watching):
             self.workflow.abort(step)
             self._record(Aborted(step.key))
             raise
-        if result.success:
-            result = attrs.evolve(result, hashes=await self._complete_hashes(step, result))
+        if result.returncode is not None:
+            result = await self._complete_result(step, result)
         self._finish(step, result, stamps)
         self._notify()
 
-    async def _complete_hashes(self, step: Node, result: wire.JobFinished) -> dict:
-        """Files the step amended while it ran were not in its job: hash them here."""
+    async def _complete_result(self, step: Node, result: wire.JobFinished) -> wire.JobFinished:
+        """Files the step amended while it ran were not in its job: hash them here. An
+        amended output that the step did not write is missing, as a declared one would be."""
         hashes = dict(result.hashes)
         inputs, outputs = self.workflow.hashed_paths(step)
-        missing = [node for node in inputs + outputs if node.path not in hashes]
-        for path, file_hash in (await self.hasher.hash_nodes(missing)).items():
+        unknown = [node for node in inputs + outputs if node.path not in hashes]
+        if not unknown:
+            return result
+        for path, file_hash in (await self.hasher.hash_nodes(unknown)).items():
             if file_hash is not None:
                 hashes[path] = file_hash
-        return hashes
+        missing = {*result.missing_outputs, *(n.path for n in outputs if n.path not in hashes)}
+        return attrs.evolve(result, hashes=hashes, missing_outputs=sorted(missing))
 
     def _finish(
         self, step: Node, result: wire.JobFinished, stamps: Mapping[str, bytes | None]
     ) -> None:
-        step_hash = self._step_hash(step, result.hashes, stamps) if result.success else None
-        probed = {key: stamp for key, stamp in stamps.items() if stamp is not None}
         rescheduled = self.workflow.rescheduled_due_to(step)
+        # A rescheduled step keeps the hash of its run: when the amended inputs it waits for
+        # arrive, it tells whether the amended information is still valid.
+        keep_hash = result.success or (rescheduled and result.returncode is not None)
+        step_hash = self._step_hash(step, result.hashes, stamps) if keep_hash else None
+        probed = {key: stamp for key, stamp in stamps.items() if stamp is not None}
         outcome = self.workflow.finish(step, result.success, result.hashes, step_hash, probed)
         self._record(Finished(step.key, result.success, result.hashes, step_hash, probed))
         self.succeeded += outcome == Outcome.SUCCESS

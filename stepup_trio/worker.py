@@ -295,7 +295,7 @@ async def run_job(
         stdout,
         stderr,
         hashes,
-        missing_outputs=missing if returncode == 0 else [],
+        missing_outputs=missing,
         resources=[user, system, wall],
     )
 

@@ -16,6 +16,7 @@ __all__ = [
     "DefinePool",
     "DefineStep",
     "RegisterGlob",
+    "replay_order",
     "step_key",
 ]
 
@@ -83,3 +84,24 @@ class DeferGlob:
 
 
 Action = DefineStep | DeclareStatic | Amend | DefinePool | RegisterGlob | DeferGlob
+
+
+def replay_order(recording: list[Action]) -> list[Action]:
+    """The actions of a recording in the order in which a skipped step replays them.
+
+    As in StepUp: what the step amended comes first, then the pools it defined, then all the
+    paths it declared static (in one declaration), the steps it defined (sorted by key), and
+    the globs it registered or deferred.
+    """
+    amends = [action for action in recording if isinstance(action, Amend)]
+    pools = [action for action in recording if isinstance(action, DefinePool)]
+    paths = sorted(
+        {path for action in recording if isinstance(action, DeclareStatic) for path in action.paths}
+    )
+    steps = sorted(
+        (action for action in recording if isinstance(action, DefineStep)),
+        key=lambda action: step_key(action.command, action.workdir),
+    )
+    globs = [action for action in recording if isinstance(action, RegisterGlob | DeferGlob)]
+    statics = [DeclareStatic(paths)] if paths else []
+    return [*amends, *pools, *statics, *steps, *globs]

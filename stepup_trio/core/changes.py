@@ -63,28 +63,6 @@ class Changes:
                         return True
         return False
 
-    def make_pending(self, step: StepNode) -> None:
-        """The step must be checked again: its outputs and their consumers wait for it.
-
-        What it created besides its outputs (sub-steps, static files, deferred globs) goes to
-        the vacuum until the step runs or is skipped again.
-        """
-        todo = [step]
-        while todo:
-            current = todo.pop()
-            if current.orphan or current.state == StepState.RUNNING:
-                continue
-            current.state = StepState.PENDING
-            self.may_validate.add(current)
-            outputs = set(current.out) | set(current.vol) | set(current.amended_out)
-            for product in list(current.products):
-                if product.kind == "file" and product.path in outputs:
-                    if product.state == FileState.BUILT:
-                        product.state = FileState.PENDING
-                        todo.extend(c for c in product.consumers if c.kind == "step")
-                else:
-                    self.graph.orphan(product)
-
     def apply_changes(self, deleted: Iterable[str], updated: Iterable[str]) -> None:
         """Bring the graph in line with what changed on disk, then queue what may run.
 
@@ -120,9 +98,9 @@ class Changes:
                 continue
             if node.state == FileState.MISSING:
                 node.state = FileState.STATIC
-                self._consumers_pending(node)
+                self._consumers_pending(node, input_changed=True)
             elif node.state == FileState.STATIC:
-                self._consumers_pending(node)
+                self._consumers_pending(node, input_changed=True)
             elif (
                 node.state in (FileState.BUILT, FileState.PENDING)
                 and node.creator is not None
@@ -138,10 +116,8 @@ class Changes:
             ):
                 step.hash = None
                 step.recording = None
-                self.make_pending(step)
-        for step in list(self.steps()):
-            if step.state == StepState.PENDING:
-                self.try_queue(step)
+                self.make_pending(step, input_changed=True)
+        self._queue_pending()
 
     def sources_changed(self, nodes: Iterable[Any]) -> None:
         """Source nodes whose state changed: the steps that need them must be checked again
@@ -149,10 +125,8 @@ class Changes:
         for node in nodes:
             for consumer in list(node.consumers):
                 if consumer.kind == "step":
-                    self.make_pending(consumer)
-        for step in list(self.steps()):
-            if step.state == StepState.PENDING:
-                self.try_queue(step)
+                    self.make_pending(consumer, input_changed=True)
+        self._queue_pending()
 
     def cleanup_targets(self, paths: Iterable[str]) -> list[FileNode]:
         """Files to remove for ``stepup cleanup``: the given ones and all that depend on them.
@@ -180,7 +154,14 @@ class Changes:
         ]
         return sorted(files, key=lambda node: node.path, reverse=True)
 
-    def _consumers_pending(self, node: FileNode) -> None:
+    def _queue_pending(self) -> None:
+        """After changes, the pending steps that can run are queued in the order of their
+        keys, as in StepUp."""
+        pending = [step for step in self.steps() if step.state == StepState.PENDING]
+        for step in sorted(pending, key=lambda step: step.key):
+            self.try_queue(step)
+
+    def _consumers_pending(self, node: FileNode, input_changed: bool = False) -> None:
         for consumer in list(node.consumers):
             if consumer.kind == "step":
-                self.make_pending(consumer)
+                self.make_pending(consumer, input_changed)

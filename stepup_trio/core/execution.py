@@ -8,6 +8,7 @@ from collections import deque
 from collections.abc import Mapping
 from typing import Any
 
+from stepup_trio.core.actions import DeclareStatic, replay_order
 from stepup_trio.core.states import FileState, Mandatory, StepState
 from stepup_trio.core.stephash import StepHash
 from stepup_trio.errors import GraphError
@@ -38,21 +39,46 @@ class Execution:
     deferred: dict
     to_validate: set
     may_validate: set
+    must_run: set
     _recordings: dict
     _reschedule: dict
 
     # Queueing
 
     def _waiting_for(self, step: StepNode) -> list[FileNode]:
-        return [node for node in step.suppliers if not (node.is_available() and not node.orphan)]
+        """The suppliers that keep the step from running.
+
+        A supplier must be available and defined. An orphan is fine only when the step's
+        recording declares it static: the step defines it again when it is skipped or runs.
+        """
+        declared = None
+        waiting = []
+        for node in step.suppliers:
+            if node.orphan:
+                if declared is None:
+                    declared = self._declared_static(step)
+                if getattr(node, "path", None) not in declared:
+                    waiting.append(node)
+            elif not node.is_available():
+                waiting.append(node)
+        return waiting
+
+    @staticmethod
+    def _declared_static(step: StepNode) -> set[str]:
+        return {
+            path
+            for action in step.recording or ()
+            if isinstance(action, DeclareStatic)
+            for path in action.paths
+        }
 
     def try_queue(self, step: StepNode) -> bool:
         """Queue the step if it can run now (or if its amended inputs must be checked first).
 
         A step waits for all its inputs. When only inputs that it amended earlier are missing
-        and it was just (re)defined or its inputs changed, they may no longer be needed: a step
-        with a hash is queued for validation, a step without one forgets its amended inputs
-        and runs. A step that was rescheduled simply waits for its amended inputs.
+        and one of its inputs changed (or became available, or it was just redefined), they
+        may no longer be needed: a step with a hash is queued for validation, a step without
+        one forgets its amended inputs and runs. Otherwise it simply waits for them.
 
         Steps of a named pool wait in the queue of that pool.
         """
@@ -67,7 +93,9 @@ class Execution:
         waiting = self._waiting_for(step)
         if waiting:
             amended = set(step.amended_inp)
-            if step not in self.may_validate or not all(n.path in amended for n in waiting):
+            if step not in self.may_validate or not all(
+                node.path in amended and not node.is_available() for node in waiting
+            ):
                 return False
             self.may_validate.discard(step)
             if step.hash is None:
@@ -144,22 +172,23 @@ class Execution:
                     self.graph.remove_supplier(node, step)
         if step.amended_out or step.amended_vol:
             amended = set(step.amended_out + step.amended_vol)
-            for node in list(step.products):
+            for node in list(step.consumers):
                 if node.kind == "file" and node.path in amended:
                     self.graph.remove_supplier(step, node)
-                    self.graph.orphan(node)
+                    self.orphan(node)
         step.drop_amended()
+        # The globs it used are registered again when it runs or is skipped.
+        step.globs = []
 
     def validated(self, step: StepNode, still_valid: bool) -> None:
         """The outcome of checking a step's amended inputs against its input digest."""
         self.to_validate.discard(step)
-        if still_valid:
-            step.state = StepState.PENDING
-            return
-        self.drop_amended(step)
-        step.hash = None
-        step.recording = None
         step.state = StepState.PENDING
+        if not still_valid:
+            self.drop_amended(step)
+            step.hash = None
+            step.recording = None
+        # Still valid: the step waits for its amended inputs, unless they arrived meanwhile.
         self.try_queue(step)
 
     # Running
@@ -170,8 +199,9 @@ class Execution:
         outputs = set(step.out) | set(step.vol)
         for product in list(step.products):
             if not (product.kind == "file" and product.path in outputs):
-                self.graph.orphan(product)
+                self.orphan(product)
         step.state = StepState.RUNNING
+        self.must_run.discard(step)
         self._recordings[step] = []
 
     def abort(self, step: StepNode) -> None:
@@ -210,9 +240,14 @@ class Execution:
             node.state = FileState.BUILT
 
     def _queue_consumers(self, nodes: list[FileNode]) -> None:
-        for node in nodes:
-            for consumer in node.consumers:
+        """The nodes became available: their consumers may run, and an input of theirs
+        changed (so their amended inputs may be validated). Nodes and consumers go in the
+        order of their keys, as in StepUp."""
+        for node in sorted(nodes, key=_key):
+            for consumer in sorted(node.consumers, key=_key):
                 if consumer.kind == "step":
+                    if consumer.state == StepState.PENDING and not consumer.orphan:
+                        self.may_validate.add(consumer)
                     self.try_queue(consumer)
 
     def finish(
@@ -234,9 +269,10 @@ class Execution:
         self.release_pool(step)
         outputs = self._store_hashes(step, hashes, stamps)
         if reschedule:
+            # The hash of this run is kept (and the recording of the last success, if any):
+            # once the missing amended inputs arrive, they tell whether it must run again.
             step.state = StepState.PENDING
-            step.hash = None
-            step.recording = None
+            step.hash = step_hash
             self.try_queue(step)
             return Outcome.RESCHEDULE
         if not success:
@@ -267,20 +303,20 @@ class Execution:
         recording, its partial replay is undone, and it must run instead.
         """
         outputs = self._store_hashes(step, hashes, stamps)
-        self._succeeded(step, outputs)
+        step.globs = []  # The replay registers them again.
         try:
-            for action in step.recording or ():
+            for action in replay_order(step.recording or []):
                 self.perform(step, action)
         except GraphError:
             for product in list(step.products):
                 if product not in outputs:
-                    self.graph.orphan(product)
+                    self.orphan(product)
             step.hash = None
             step.recording = None
-            step.state = StepState.QUEUED
-            for node in outputs:
-                node.state = FileState.PENDING
             return False
+        # As in StepUp, the outputs are built after the replay: the steps it defined that use
+        # them are queued with the other consumers.
+        self._succeeded(step, outputs)
         self.release_pool(step)
         self._queue_consumers(outputs)
         return True
@@ -294,8 +330,19 @@ class Execution:
         self._store_hashes(step, hashes)
 
     def replayable(self, step: StepNode) -> bool:
-        """A step with a hash and a recording may be skipped if its hash is unchanged."""
-        return step.hash is not None and step.recording is not None
+        """A step with a hash and a recording may be skipped if its hash is unchanged (and
+        was not found changed since it was queued)."""
+        return step.hash is not None and step.recording is not None and step not in self.must_run
+
+    def run_later(self, step: StepNode) -> None:
+        """The queued step cannot be skipped: it runs after the steps queued before it, as a
+        run job of StepUp does after a failed replay."""
+        self.must_run.add(step)
+        if step.pool is not None:
+            self.release_pool(step)
+            self._parked(step.pool).append(step)
+        else:
+            self.queue.append(step)
 
     def hashed_paths(self, step: StepNode) -> tuple[list[FileNode], list[FileNode]]:
         """The inputs and outputs that enter the step hash (volatile files never do)."""
@@ -317,12 +364,14 @@ class Execution:
         """
         for step in list(self.steps()):
             if step.mandatory == Mandatory.NO and not step.orphan:
-                self.graph.orphan(step)
+                self.orphan(step)
         for dg in self.deferred.values():
-            # Deferred matches that no step uses any more leave the graph (never the disk).
-            for node in list(dg.products):
-                if not node.consumers:
-                    self.graph.orphan(node)
+            # Deferred matches that no defined step uses any more leave the graph (never the
+            # disk), also when their last consumer is removed by this cleanup. Deepest first:
+            # a directory is used by the matches in it.
+            for node in sorted(dg.products, key=lambda node: node.key, reverse=True):
+                if not any(not consumer.orphan for consumer in node.consumers):
+                    self.orphan(node)
         todo = list(self.graph.vacuum.products)
         removed: list[FileNode] = []
         while todo:
@@ -344,7 +393,7 @@ class Execution:
         for node in list(self.graph.root.products):
             if isinstance(node, SourceNode) and not node.consumers:
                 # No step needs this source any more.
-                self.graph.orphan(node)
+                self.orphan(node)
                 self.graph.remove(node)
         return sorted(removed, key=lambda node: node.path, reverse=True)
 
@@ -375,3 +424,7 @@ def _first_queued(steps: deque | None) -> StepNode | None:
             return step
         steps.popleft()
     return None
+
+
+def _key(node) -> str:
+    return node.key

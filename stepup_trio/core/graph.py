@@ -156,16 +156,23 @@ class Graph:
 
     # Vacuum
 
-    def orphan(self, node: Node) -> None:
-        """Hand ``node`` and, recursively, everything it created to the vacuum."""
+    def orphan(self, node: Node) -> list[Node]:
+        """Hand ``node`` and, recursively, everything it created to the vacuum.
+
+        Returns the nodes that became orphans, creators before their products. (What that
+        means for the steps that use them is a rule of the workflow, not of the graph.)
+        """
+        orphaned = []
         stack = [node]
         while stack:
             current = stack.pop()
             if current.orphan or current is self._root or current is self._vacuum:
                 continue
-            stack.extend(current.products)
+            stack.extend(reversed(current.products))
             self._set_creator(current, self.vacuum)
             current.on_orphaned(self)
+            orphaned.append(current)
+        return orphaned
 
     def remove(self, node: Node) -> None:
         """Remove an orphan without products or consumers from the graph."""

@@ -16,7 +16,7 @@ general path. Pure: no I/O.
 from collections import deque
 from typing import Any
 
-from stepup_trio.core.actions import Amend, DeclareStatic, DefineStep
+from stepup_trio.core.actions import Amend, DeclareStatic, DefineStep, replay_order
 from stepup_trio.core.states import FileState, Mandatory, StepState
 from stepup_trio.kinds.step import step_key
 
@@ -139,22 +139,20 @@ class _Simulation:
             self.queue.append(step)
 
     def _queue_consumers(self, node: FileNode) -> None:
-        """Consumers in the order a replay links them: the order of their definitions."""
+        """Consumers in the order a replay queues them: the order of their keys."""
         consumers = [c for c in node.consumers if c.kind == "step" and c in self.defined]
-        consumers.sort(key=self.defined.__getitem__)
+        consumers.sort(key=_key)
         for consumer in consumers:
             self._try_queue(consumer)
 
     def _skip(self, step: StepNode) -> None:
-        outputs = self.outputs[step]
-        # As Execution.skip: the outputs are built before the recording is replayed ...
-        self.available.update(outputs)
-        for action in step.recording:
+        # As Execution.skip: the recording is replayed in its replay order ...
+        for action in replay_order(step.recording):
             if isinstance(action, DefineStep):
                 self._define(self._recorded_step(action, step), step)
             elif isinstance(action, DeclareStatic):
                 nodes = []
-                for path in sorted(set(action.paths)):
+                for path in action.paths:
                     node = self.workflow.file(path)
                     if node is None or node.state != FileState.STATIC:
                         raise _NotPlain
@@ -165,7 +163,9 @@ class _Simulation:
                     self._queue_consumers(node)
             elif not isinstance(action, Amend):
                 raise _NotPlain
-        # ... and then their consumers are queued.
+        # ... and then the outputs are built and their consumers queued.
+        outputs = sorted(self.outputs[step], key=_key)
+        self.available.update(outputs)
         for node in outputs:
             self._queue_consumers(node)
 
@@ -190,3 +190,7 @@ class _Simulation:
 def _same(stored: tuple[str, ...], given: list[str]) -> bool:
     """Whether a definition gives what the step stores: its paths sorted, without repeats."""
     return stored == tuple(given) or stored == tuple(sorted(set(given)))
+
+
+def _key(node: Any) -> str:
+    return node.key

@@ -23,6 +23,7 @@ from stepup_trio.core.execution import Execution
 from stepup_trio.core.graph import Graph
 from stepup_trio.core.paths import is_always_static, parent_path
 from stepup_trio.core.states import FileState, Mandatory, StepState
+from stepup_trio.core.vacuum import Vacuum
 from stepup_trio.errors import CyclicError, GraphError
 from stepup_trio.plugin_api import Node, SourceNode
 
@@ -42,7 +43,7 @@ def required_dirs(workdir: str | None, out_paths: list[str], vol_paths: list[str
     return sorted(dirs - set(out_paths))
 
 
-class Workflow(Execution, Changes):
+class Workflow(Execution, Changes, Vacuum):
     """A graph, the steps' declarations, and (from :class:`Execution`) what may run."""
 
     def __init__(self, kinds: Mapping[str, type[Node]], graph: Graph | None = None) -> None:
@@ -56,6 +57,11 @@ class Workflow(Execution, Changes):
         self.to_validate: set[StepNode] = set()
         # Steps whose amended inputs may be outdated: just redefined, or an input changed.
         self.may_validate: set[StepNode] = set()
+        # Queued steps whose hash was found changed: they run without another check.
+        self.must_run: set[StepNode] = set()
+        # Nodes waiting to be handed to the vacuum (see Vacuum.orphan).
+        self._to_orphan: deque[Node] = deque()
+        self._orphaning = False
         if graph is None:
             graph = Graph()
             graph.add_root(kinds["root"](), kinds["vacuum"]())
@@ -104,17 +110,22 @@ class Workflow(Execution, Changes):
                 self.graph.clear_suppliers(node)
                 for consumer in list(node.consumers):
                     self.graph.remove_supplier(node, consumer)
-                if node.state in (StepState.QUEUED, StepState.RUNNING):
-                    node.state = StepState.PENDING
+                # Nothing is known to be done until the replay says so (see Vacuum).
+                node.state = StepState.PENDING
                 if node.globs or from_scratch:
                     # Globs see new files that the graph cannot know of: such steps rerun.
                     node.hash = None
                     node.recording = None
+                node.drop_amended()
+                node.globs = []
+            elif node.kind == "file" and node.state == FileState.BUILT:
+                node.state = FileState.PENDING
         self.queue.clear()
         self._recordings.clear()
         self._reschedule.clear()
         self.to_validate.clear()
         self.may_validate.clear()
+        self.must_run.clear()
         self.pools.clear()
         self.pool_running.clear()
         self.pool_parked.clear()
@@ -154,6 +165,12 @@ class Workflow(Execution, Changes):
                 self._link_parent(node)
         elif node is None:
             node = self.graph.add_orphan(self._new_file(path, FileState.PENDING))
+            self._link_parent(node)
+        elif node.orphan:
+            # An orphan starts afresh as a placeholder (keeping its hash): what made it
+            # before no longer does, until it is defined again.
+            node.state = FileState.PENDING
+            self.graph.clear_suppliers(node)
             self._link_parent(node)
         return node
 
@@ -349,7 +366,9 @@ class Workflow(Execution, Changes):
         owned = set(step.out) | set(step.vol) | set(step.amended_out) | set(step.amended_vol)
         out_paths = sorted(set(out) - owned)
         vol_paths = sorted(set(vol) - owned)
-        required = self._check_links(step.key, step, inp_paths, out_paths, vol_paths, None)
+        required = self._check_links(
+            step.key, step, inp_paths, out_paths, vol_paths, None, owned=owned
+        )
         required = [path for path in required if path not in known]
         new_env = sorted(set(env) - set(step.env_vars) - set(step.amended_env))
         self._adopt_deferred(required + inp_paths)
@@ -376,8 +395,13 @@ class Workflow(Execution, Changes):
         out_paths: list[str],
         vol_paths: list[str],
         workdir: str | None,
+        owned: set[str] = frozenset(),
     ) -> list[str]:
-        """Check new inputs and outputs of a step; return the directories it also needs."""
+        """Check new inputs and outputs of a step; return the directories it also needs.
+
+        ``owned`` are the outputs the step already has: an output inside one of its own
+        output directories does not need that directory as an input.
+        """
         for path in inp_paths:
             node = self.file(path)
             if node is not None and node.state == FileState.VOLATILE:
@@ -399,7 +423,9 @@ class Workflow(Execution, Changes):
                 raise GraphError(f"Volatile output is already created: {path}")
             if node is not None and any(c.kind == "step" for c in node.consumers):
                 raise GraphError(f"An input to an existing step cannot be volatile: {path}")
-        required = required_dirs(workdir, out_paths, vol_paths)
+        required = [
+            path for path in required_dirs(workdir, out_paths, vol_paths) if path not in owned
+        ]
         self._check_new_step_acyclic(key, existing, required + inp_paths, out_paths + vol_paths)
         self.deferred_candidates(required + inp_paths)  # Two matching globs are an error.
         return required
