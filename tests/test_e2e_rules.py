@@ -197,10 +197,16 @@ def test_orphans_of_a_removed_plan_are_pending(tmp_path, stepup):
         run()
         wait()
         graph("graph")
+        # An orphan is still watched, as in StepUp.
+        with open("sub/a.txt", "w") as fh:
+            fh.write("changed\\n")
+        watch_update("sub/a.txt")
+        run()
         join()
         """,
     )
     assert session.finish() == 3
+    assert "   UPDATED │ sub/a.txt" in session.lines
     graph = (tmp_path / "graph.txt").read_text()
     for key in "step:cat a.txt > b.txt  # wd=sub/", "step:cat b.txt > c.txt  # wd=sub/":
         assert f"({key})" in graph_keys(graph)

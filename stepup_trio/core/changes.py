@@ -23,14 +23,17 @@ class Changes:
     graph: Any
 
     def watched_dirs(self) -> list[str]:
-        """Directories to watch: every static or built directory that is still defined."""
+        """Directories to watch: every static or built directory, and the orphaned ones that
+        may be (they were when they went to the vacuum, as StepUp keeps watching them)."""
         return sorted(
             node.path
             for node in self.graph
             if node.kind == "file"
             and node.is_dir
-            and not node.orphan
-            and node.state in (FileState.STATIC, FileState.BUILT)
+            and (
+                node.state in (FileState.STATIC, FileState.BUILT)
+                or (node.orphan and node.state == FileState.PENDING)
+            )
         )
 
     def _glob_multis(self, step: StepNode) -> list["NGlobMulti"]:
@@ -49,10 +52,11 @@ class Changes:
         return multis
 
     def is_relevant(self, path: str) -> bool:
-        """A known file that is not volatile, or a new path that one of the globs may match."""
+        """A known file that is not volatile (orphans too, as in StepUp), or a new path that one
+        of the globs may match."""
         node = self.file(path)
         if node is not None:
-            return not node.orphan and node.state != FileState.VOLATILE
+            return node.state != FileState.VOLATILE
         from stepup_trio.nglob import NGlobMulti
 
         for step in self.steps():
@@ -76,12 +80,12 @@ class Changes:
             deleted.update(
                 node.path
                 for node in self.graph
-                if node.kind == "file" and not node.orphan and node.path.startswith(gone_dirs)
+                if node.kind == "file" and node.path.startswith(gone_dirs)
             )
         deleted, updated = sorted(deleted), sorted(set(updated) - deleted)
         for path in deleted:
             node = self.file(path)
-            if node is None or node.orphan:
+            if node is None:
                 continue
             if node.state == FileState.STATIC:
                 node.state = FileState.MISSING
@@ -94,7 +98,7 @@ class Changes:
         added = {path for path in updated if self.file(path) is None}
         for path in updated:
             node = self.file(path)
-            if node is None or node.orphan:
+            if node is None:
                 continue
             if node.state == FileState.MISSING:
                 node.state = FileState.STATIC
