@@ -445,7 +445,13 @@ class Director(Watching):
         return NOSKIP
 
     async def _validate(self, step: Node) -> None:
-        """Only amended inputs are missing: are they still needed, given the other inputs?"""
+        """Amended inputs are missing: are they still needed, given the other inputs? Without
+        a hash, nobody knows: the step forgets them."""
+        if step.hash is None:
+            self.workflow.validated(step, False)
+            self._record(Validated(step.key, False))
+            self._notify()
+            return
         inputs, outputs = self.workflow.hashed_paths(step)
         hashes = await self.hasher.hash_nodes(inputs + outputs)
         new_hash = self._step_hash(step, hashes, await self.prober.stamps(step))

@@ -73,14 +73,14 @@ class Execution:
         }
 
     def try_queue(self, step: StepNode) -> bool:
-        """Queue the step if it can run now (or if its amended inputs must be checked first).
+        """Queue the step if it can run now, or if its amended inputs must be checked first.
 
-        A step waits for all its inputs. When only inputs that it amended earlier are missing
-        and one of its inputs changed (or became available, or it was just redefined), they
-        may no longer be needed: a step with a hash is queued for validation, a step without
-        one forgets its amended inputs and runs. Otherwise it simply waits for them.
+        A step waits for all its inputs. When some inputs that it amended earlier are missing
+        and one of its inputs changed (or became available, or the step was just redefined),
+        they may no longer be needed: the step is queued for validation, which compares its
+        input digest (a step without a hash simply forgets them). Otherwise it waits for them.
 
-        Steps of a named pool wait in the queue of that pool.
+        Steps of a named pool wait in the queue of that pool (validations do not).
         """
         if not (
             step.state == StepState.PENDING
@@ -90,18 +90,10 @@ class Execution:
             and (step.pool is None or step.pool in self.pools)
         ):
             return False
-        waiting = self._waiting_for(step)
-        if waiting:
-            amended = set(step.amended_inp)
-            if step not in self.may_validate or not all(
-                node.path in amended and not node.is_available() for node in waiting
-            ):
-                return False
-            self.may_validate.discard(step)
-            if step.hash is None:
-                self.drop_amended(step)
-                return self.try_queue(step)
+        if step in self.may_validate and self._amended_missing(step):
             self.to_validate.add(step)
+        elif self._waiting_for(step):
+            return False
         self.may_validate.discard(step)
         step.state = StepState.QUEUED
         if step.pool is not None and step not in self.to_validate:
@@ -109,6 +101,17 @@ class Execution:
         else:
             self.queue.append(step)
         return True
+
+    @staticmethod
+    def _amended_missing(step: StepNode) -> bool:
+        """Is one of the step's amended inputs not available (orphan or not, as in StepUp)?"""
+        if not step.amended_inp:
+            return False
+        amended = set(step.amended_inp)
+        return any(
+            node.kind == "file" and node.path in amended and not node.is_available()
+            for node in step.suppliers
+        )
 
     def _next(self) -> tuple[StepNode, str | None] | None:
         """The next step to run and its named pool (None for the main queue). Named pools
@@ -240,15 +243,21 @@ class Execution:
             node.state = FileState.BUILT
 
     def _queue_consumers(self, nodes: list[FileNode]) -> None:
-        """The nodes became available: their consumers may run, and an input of theirs
-        changed (so their amended inputs may be validated). Nodes and consumers go in the
-        order of their keys, as in StepUp."""
+        """The nodes are available (again): their consumers may run, and an input of theirs
+        changed, so their amended inputs may be validated (also for a step that is queued
+        already, when it comes back). Nodes and consumers go in the order of their keys, as in
+        StepUp."""
         for node in sorted(nodes, key=_key):
+            if not node.is_available():
+                continue
             for consumer in sorted(node.consumers, key=_key):
-                if consumer.kind == "step":
-                    if consumer.state == StepState.PENDING and not consumer.orphan:
-                        self.may_validate.add(consumer)
+                if consumer.kind == "step" and not consumer.orphan:
+                    self.may_validate.add(consumer)
                     self.try_queue(consumer)
+
+    @staticmethod
+    def _file_products(step: StepNode) -> list[FileNode]:
+        return [node for node in step.products if node.kind == "file"]
 
     def finish(
         self,
@@ -283,7 +292,7 @@ class Execution:
         step.hash = step_hash
         step.recording = recording
         self._succeeded(step, outputs)
-        self._queue_consumers(outputs)
+        self._queue_consumers(self._file_products(step))
         return Outcome.SUCCESS
 
     def rescheduled_due_to(self, step: StepNode) -> list[str]:
@@ -318,7 +327,7 @@ class Execution:
         # them are queued with the other consumers.
         self._succeeded(step, outputs)
         self.release_pool(step)
-        self._queue_consumers(outputs)
+        self._queue_consumers(self._file_products(step))
         return True
 
     def keep_skipped(self, step: StepNode, hashes: Mapping[str, FileHash]) -> None:

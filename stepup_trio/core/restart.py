@@ -44,22 +44,26 @@ def skip_order(workflow: Workflow, plan: str) -> list[StepNode] | None:
 
 
 class _Simulation:
-    """Follows the scheduler's rules on the loaded graph: a first-in first-out queue of steps
-    whose inputs are available, in which a skipped step makes its outputs available, and then
-    declares and defines what its recording says, queueing each step that became ready."""
+    """Follows the scheduler's rules on the loaded graph: a first-in first-out queue in which a
+    step is validated first when amended inputs of its are missing, and skipped once its inputs
+    are available. A skipped step declares and defines what its recording says, makes its
+    outputs available, and queues the consumers of its files."""
 
     def __init__(self, workflow: Workflow, plan: str) -> None:
         self.workflow = workflow
         self.graph = workflow.graph
         self.plan = plan
-        # Step -> rank of its definition: the order in which a replay links consumers.
-        self.defined: dict[StepNode, int] = {}
+        self.defined: set[StepNode] = set()
         self.available: set[FileNode] = set()
         self.confirmed: set[Any] = set()
         self.queued: set[StepNode] = set()
-        self.queue: deque[StepNode] = deque()
-        # Non-volatile outputs of each step, in the order a replay links them.
+        self.skipped: set[StepNode] = set()
+        self.may_validate: set[StepNode] = set()
+        # Steps and whether they are queued for a validation of their amended inputs.
+        self.queue: deque[tuple[StepNode, bool]] = deque()
+        # Non-volatile outputs of each step, and the static files it declared.
         self.outputs: dict[StepNode, list[FileNode]] = {}
+        self.declared: dict[StepNode, list[FileNode]] = {}
 
     def run(self) -> list[StepNode]:
         self._check_plain()
@@ -77,9 +81,14 @@ class _Simulation:
         self._define(boot, root)
         order = []
         while self.queue:
-            step = self.queue.popleft()
-            order.append(step)
-            self._skip(step)
+            step, validate = self.queue.popleft()
+            self.queued.discard(step)
+            if validate:
+                # Nothing changed, so the amended inputs are still valid: the step waits.
+                self._try_queue(step)
+            else:
+                order.append(step)
+                self._skip(step)
         if len(self.confirmed) != len(self.graph) - 2:
             raise _NotPlain  # Some node would not be defined again: it must be cleaned.
         return order
@@ -116,7 +125,7 @@ class _Simulation:
         """As define_step: the step and its outputs are taken back, with the relations that
         its definition (and what it amended) gave them when the dump was written."""
         self._confirm(step, creator)
-        self.defined[step] = len(self.defined)
+        self.defined.add(step)
         outputs = []
         for path in (*step.out, *step.vol, *step.amended_out, *step.amended_vol):
             node = self.workflow.file(path)
@@ -127,25 +136,46 @@ class _Simulation:
         if len(outputs) != len(step.consumers) or not all(n in step.consumers for n in outputs):
             raise _NotPlain
         self.outputs[step] = [node for node in outputs if node.state != FileState.VOLATILE]
+        self.declared[step] = []
+        if step.amended_inp:
+            self.may_validate.add(step)
         self._try_queue(step)
 
     def _try_queue(self, step: StepNode) -> None:
-        if (
-            step in self.defined
-            and step not in self.queued
-            and all(supplier in self.available for supplier in step.suppliers)
+        """As Execution.try_queue. A supplier that is not confirmed yet is an orphan: fine when
+        the step's recording declares it."""
+        if step not in self.defined or step in self.queued or step in self.skipped:
+            return
+        if step in self.may_validate and self._amended_missing(step):
+            validate = True
+        elif all(
+            supplier in self.available
+            or (supplier not in self.confirmed and _declares(step, supplier))
+            for supplier in step.suppliers
         ):
-            self.queued.add(step)
-            self.queue.append(step)
+            validate = False
+        else:
+            return
+        self.may_validate.discard(step)
+        self.queued.add(step)
+        self.queue.append((step, validate))
+
+    def _amended_missing(self, step: StepNode) -> bool:
+        amended = set(step.amended_inp)
+        return any(
+            node.kind == "file" and node.path in amended and node not in self.available
+            for node in step.suppliers
+        )
 
     def _queue_consumers(self, node: FileNode) -> None:
-        """Consumers in the order a replay queues them: the order of their keys."""
+        """As Execution._queue_consumers, for one available node."""
         consumers = [c for c in node.consumers if c.kind == "step" and c in self.defined]
-        consumers.sort(key=_key)
-        for consumer in consumers:
+        for consumer in sorted(consumers, key=_key):
+            self.may_validate.add(consumer)
             self._try_queue(consumer)
 
     def _skip(self, step: StepNode) -> None:
+        self.skipped.add(step)
         # As Execution.skip: the recording is replayed in its replay order ...
         for action in replay_order(step.recording):
             if isinstance(action, DefineStep):
@@ -159,14 +189,14 @@ class _Simulation:
                     self._confirm(node, step)
                     self.available.add(node)
                     nodes.append(node)
+                self.declared[step].extend(nodes)
                 for node in nodes:
                     self._queue_consumers(node)
             elif not isinstance(action, Amend):
                 raise _NotPlain
-        # ... and then the outputs are built and their consumers queued.
-        outputs = sorted(self.outputs[step], key=_key)
-        self.available.update(outputs)
-        for node in outputs:
+        # ... then the outputs are built, and the consumers of all its files are queued.
+        self.available.update(self.outputs[step])
+        for node in sorted([*self.outputs[step], *self.declared[step]], key=_key):
             self._queue_consumers(node)
 
     def _recorded_step(self, action: DefineStep, creator: StepNode) -> StepNode:
@@ -194,3 +224,10 @@ def _same(stored: tuple[str, ...], given: list[str]) -> bool:
 
 def _key(node: Any) -> str:
     return node.key
+
+
+def _declares(step: StepNode, node: Any) -> bool:
+    """Does the step's recording declare the node static?"""
+    return node.kind == "file" and any(
+        isinstance(action, DeclareStatic) and node.path in action.paths for action in step.recording
+    )
