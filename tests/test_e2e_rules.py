@@ -649,6 +649,48 @@ def test_rescheduled_step_keeps_its_hash(tmp_path):
     ]
 
 
+def test_rescheduled_step_is_not_skipped_with_its_old_recording(tmp_path):
+    """StepUp 1.3.1 skips the step here once its amended input arrives, keeping the output of
+    its run before the edit: a wrong build."""
+    write_plan(
+        tmp_path,
+        """
+        from stepup.core.api import mkdir, static, step
+        static("a.cfg", "amender.py", "s0.txt", "s2.txt")
+        mkdir("mk0/")
+        step("cat s2.txt > mk0/m.txt", inp="s2.txt", out="mk0/m.txt")
+        step("./amender.py", inp=["amender.py", "a.cfg"], out="am.txt")
+        """,
+    )
+    py(
+        tmp_path,
+        "amender.py",
+        """
+        from stepup.core.api import amend
+        paths = open("a.cfg").read().split()
+        if amend(inp=paths):
+            with open("am.txt", "w") as fh:
+                fh.write("".join(open(path).read() for path in paths))
+        """,
+    )
+    write(tmp_path, "a.cfg", "s0.txt\n")
+    write(tmp_path, "s0.txt", "s0\n")
+    write(tmp_path, "s2.txt", "s2\n")
+    assert restart(tmp_path).returncode == 0
+    write(tmp_path, "a.cfg", "s0.txt\nmk0/m.txt\n")
+    result = restart(tmp_path)
+    assert result.returncode == 0, result.stdout
+    assert actions(result.stdout, "START", "SKIP", "RESCHEDULE") == [
+        "SKIP │ ./plan.py",
+        "SKIP │ mkdir -p mk0/",
+        "START │ ./amender.py",
+        "RESCHEDULE │ ./amender.py",
+        "SKIP │ cat s2.txt > mk0/m.txt",
+        "START │ ./amender.py",
+    ]
+    assert (tmp_path / "am.txt").read_text() == "s0\ns2\n"
+
+
 # Smaller differences of order and wording
 
 ORDER_PLAN = """

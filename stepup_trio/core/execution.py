@@ -278,10 +278,13 @@ class Execution:
         self.release_pool(step)
         outputs = self._store_hashes(step, hashes, stamps)
         if reschedule:
-            # The hash of this run is kept (and the recording of the last success, if any):
-            # once the missing amended inputs arrive, they tell whether it must run again.
+            # The hash of this run is kept: once the missing amended inputs arrive, it tells
+            # whether the amended information is still valid. The recording of an earlier
+            # success is not (StepUp keeps it, and may then skip the step with its outputs of
+            # before): the step must run.
             step.state = StepState.PENDING
             step.hash = step_hash
+            step.recording = None
             self.try_queue(step)
             return Outcome.RESCHEDULE
         if not success:
