@@ -691,6 +691,41 @@ def test_rescheduled_step_is_not_skipped_with_its_old_recording(tmp_path):
     assert (tmp_path / "am.txt").read_text() == "s0\ns2\n"
 
 
+def test_static_file_no_longer_declared_is_never_removed(tmp_path):
+    """A static file that only a recorded amend() still names stays a file of the user: StepUp
+    1.3.1 makes it a pending placeholder, and its cleanup then removes the user's file."""
+    plan = write_plan(
+        tmp_path,
+        """
+        from stepup.core.api import static, step
+        static("a.cfg", "amender.py", "s.txt", "x.txt")
+        step("./amender.py", inp=["amender.py", "a.cfg"], out="am.txt")
+        """,
+    )
+    py(
+        tmp_path,
+        "amender.py",
+        """
+        from stepup.core.api import amend
+        paths = open("a.cfg").read().split()
+        if amend(inp=paths):
+            with open("am.txt", "w") as fh:
+                fh.write("".join(open(path).read() for path in paths))
+        """,
+    )
+    write(tmp_path, "a.cfg", "s.txt\nx.txt\n")
+    write(tmp_path, "s.txt", "s\n")
+    write(tmp_path, "x.txt", "precious\n")
+    assert restart(tmp_path).returncode == 0
+    plan.write_text(plan.read_text().replace(', "x.txt")', ")"))
+    write(tmp_path, "a.cfg", "s.txt\n")
+    result = restart(tmp_path)
+    assert result.returncode == 0, result.stdout
+    assert "CLEAN" not in result.stdout
+    assert (tmp_path / "x.txt").read_text() == "precious\n"
+    assert (tmp_path / "am.txt").read_text() == "s\n"
+
+
 # Smaller differences of order and wording
 
 ORDER_PLAN = """

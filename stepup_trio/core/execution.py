@@ -104,12 +104,15 @@ class Execution:
 
     @staticmethod
     def _amended_missing(step: StepNode) -> bool:
-        """Is one of the step's amended inputs not available (orphan or not, as in StepUp)?"""
+        """Is one of the step's amended inputs not available, or an orphan (which StepUp
+        makes a pending placeholder when it is amended)?"""
         if not step.amended_inp:
             return False
         amended = set(step.amended_inp)
         return any(
-            node.kind == "file" and node.path in amended and not node.is_available()
+            node.kind == "file"
+            and node.path in amended
+            and (node.orphan or not node.is_available())
             for node in step.suppliers
         )
 

@@ -167,9 +167,11 @@ class Workflow(Execution, Changes, Vacuum):
             node = self.graph.add_orphan(self._new_file(path, FileState.PENDING))
             self._link_parent(node)
         elif node.orphan:
-            # An orphan starts afresh as a placeholder (keeping its hash): what made it
-            # before no longer does, until it is defined again.
-            node.state = FileState.PENDING
+            # An orphan starts afresh as a placeholder (keeping its hash): what made it before
+            # no longer does, until it is defined again. A file of the user stays one (StepUp
+            # makes it pending, and a cleanup may then remove it).
+            if node.state not in (FileState.STATIC, FileState.MISSING):
+                node.state = FileState.PENDING
             self.graph.clear_suppliers(node)
             self._link_parent(node)
         return node
@@ -404,7 +406,7 @@ class Workflow(Execution, Changes, Vacuum):
         """
         for path in inp_paths:
             node = self.file(path)
-            if node is not None and node.state == FileState.VOLATILE:
+            if node is not None and not node.orphan and node.state == FileState.VOLATILE:
                 raise GraphError(f"Input is volatile: {path}")
             if path in out_paths or path in vol_paths:
                 raise GraphError(f"A step cannot use its own output as input: {path}")

@@ -11,6 +11,8 @@ from stepup_trio.plugin_api import Node
 
 __all__ = ["FileNode"]
 
+_USERS = (FileState.STATIC, FileState.MISSING)
+
 
 @attrs.define(eq=False, repr=False)
 class FileNode(Node):
@@ -44,7 +46,15 @@ class FileNode(Node):
         # Directories supply nearly everything; drawing them hides the data flow.
         return not self.is_dir
 
+    def take_state(self, state: FileState) -> None:
+        """Change the state, keeping the hash, except for a file of the user (static or
+        missing) that becomes an output or a placeholder: only a hash of what a step built
+        lets a cleanup remove the file, and the user's file must never be removed."""
+        if self.state in _USERS and state not in _USERS:
+            self.hash = None
+        self.state = state
+
     def on_recycled(self, graph, fresh: Node) -> None:
         assert isinstance(fresh, FileNode)
         # The hash is kept: a recycled output that did not change need not be rebuilt.
-        self.state = fresh.state
+        self.take_state(fresh.state)
