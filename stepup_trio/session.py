@@ -6,6 +6,7 @@ Workers start when a step first needs one, in this same nursery.
 """
 
 import contextlib
+import fcntl
 import gc
 import logging
 import os
@@ -13,6 +14,8 @@ import shutil
 import signal
 import socket
 import tempfile
+import time
+from collections.abc import Iterator
 
 import attrs
 import trio
@@ -142,11 +145,64 @@ def _start_log(config: Config, socket_path: str) -> None:
 PRIVATE_PREFIX = "stepup-"
 
 
+#: The file in a private folder that its director keeps locked (flock) while it lives.
+PRIVATE_LOCK = "lock"
+#: A folder without a lock (of an earlier version) counts as stale only when it is this old.
+LEGACY_STALE_AGE = 60.0
+
+
+@contextlib.contextmanager
+def locked_private_dir(folder: str) -> Iterator[None]:
+    """Keep the private folder locked: another stepup then knows that it is in use, even
+    before its socket listens. The kernel releases the lock when the process dies, however it
+    dies (the descriptor is not inherited by workers or steps)."""
+    fd = os.open(os.path.join(folder, PRIVATE_LOCK), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def _is_stale(folder: str) -> bool:
+    """Is the director of this private folder gone?"""
+    try:
+        fd = os.open(os.path.join(folder, PRIVATE_LOCK), os.O_RDWR | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return _is_stale_legacy(folder)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    finally:
+        os.close(fd)
+    return True
+
+
+def _is_stale_legacy(folder: str) -> bool:
+    """Without a lock: a socket that refuses connections, in a folder that is not new (a new
+    one may be that of a stepup whose socket is bound but does not listen yet)."""
+    sock_path = os.path.join(folder, "director")
+    if not os.path.exists(sock_path):
+        return False
+    if time.time() - os.lstat(folder).st_mtime < LEGACY_STALE_AGE:
+        return False
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+            probe.settimeout(0.5)
+            probe.connect(sock_path)
+    except ConnectionRefusedError:
+        return True
+    except OSError:
+        return False
+    return False
+
+
 def remove_stale_private_dirs() -> None:
     """Remove the socket folders of directors that were killed (SIGKILL leaves them behind).
 
-    Only folders of this user whose ``director`` socket refuses connections: no director is
-    listening there any more. Anything unexpected is left alone.
+    Only folders of this user whose director is gone: nobody holds the folder's lock. Anything
+    unexpected is left alone.
     """
     tmp = tempfile.gettempdir()
     try:
@@ -155,20 +211,16 @@ def remove_stale_private_dirs() -> None:
         return
     for name in names:
         folder = os.path.join(tmp, name)
-        sock_path = os.path.join(folder, "director")
         try:
-            info = os.lstat(folder)
-            if info.st_uid != os.getuid() or not os.path.exists(sock_path):
+            if os.lstat(folder).st_uid != os.getuid() or not _is_stale(folder):
                 continue
-            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
-                probe.settimeout(0.5)
-                probe.connect(sock_path)
-        except ConnectionRefusedError:
-            with contextlib.suppress(OSError):
-                os.remove(sock_path)
-                os.rmdir(folder)
         except OSError:
             continue
+        with contextlib.suppress(OSError):
+            for entry in ("director", PRIVATE_LOCK):
+                with contextlib.suppress(FileNotFoundError):
+                    os.remove(os.path.join(folder, entry))
+            os.rmdir(folder)
 
 
 async def serve_session(config: Config, plugins: Plugins, reporter: Reporter) -> int:
@@ -177,7 +229,10 @@ async def serve_session(config: Config, plugins: Plugins, reporter: Reporter) ->
     # The step of a worker that dies becomes the director's child, to be stopped (see
     # stepup_trio.services.workers).
     become_subreaper()
-    with tempfile.TemporaryDirectory(prefix=PRIVATE_PREFIX) as private_dir:
+    with (
+        tempfile.TemporaryDirectory(prefix=PRIVATE_PREFIX) as private_dir,
+        locked_private_dir(private_dir),
+    ):
         os.chmod(private_dir, 0o700)
         socket_path = os.path.join(private_dir, "director")
         _start_log(config, socket_path)

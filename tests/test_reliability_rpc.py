@@ -4,6 +4,7 @@ In-process tests of the RPC server (as in tests/test_rpc.py) and an end-to-end t
 process of another user connects to the socket of a running ``stepup``.
 """
 
+import fcntl
 import os
 import pwd
 import signal
@@ -12,6 +13,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import msgpack
@@ -180,6 +182,7 @@ async def test_server_refuses_another_user(server, monkeypatch):
 # Another user on the socket of a running stepup
 
 CLIENT = r"""
+import fcntl
 import os
 import socket
 import sys
@@ -210,6 +213,7 @@ with socket.socket(socket.AF_UNIX) as sock:
 """
 
 PLAN = """
+import fcntl
 import os
 import time
 
@@ -270,20 +274,44 @@ def test_another_user_is_refused_while_the_build_goes_on(tmp_path):
 
 def test_socket_folders_of_killed_directors_are_removed(tmp_path):
     """SIGKILL leaves a director's private socket folder behind; the next stepup removes the
-    ones whose socket nobody listens on, and leaves every other folder alone."""
+    ones whose director is gone (nobody holds their lock), and leaves every other folder alone:
+    also that of a stepup that has bound its socket but does not listen yet."""
     tmp = tmp_path / "tmp"
     tmp.mkdir()
-    stale = tmp / "stepup-stale"
-    stale.mkdir(mode=0o700)
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as dead:
-        dead.bind(str(stale / "director"))  # Bound, never listening, then closed: refused.
-    live = tmp / "stepup-live"
-    live.mkdir(mode=0o700)
-    listening = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    listening.bind(str(live / "director"))
-    listening.listen()
-    empty = tmp / "stepup-empty"  # Being created by another stepup, say: no socket yet.
-    empty.mkdir(mode=0o700)
+
+    def private(name: str, listen: bool | None, lock: bool | None = None) -> Path:
+        """A private folder with a socket (listening, bound only, or none) and a lock file
+        (held by this test, left unlocked, or none)."""
+        folder = tmp / name
+        folder.mkdir(mode=0o700)
+        if lock is not None:
+            fd = os.open(folder / "lock", os.O_RDWR | os.O_CREAT, 0o600)
+            if lock:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                held.append(fd)
+            else:
+                os.close(fd)
+        if listen is not None:
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            sock.bind(str(folder / "director"))
+            if listen:
+                sock.listen()
+            sockets.append(sock)
+        return folder
+
+    held, sockets = [], []
+    # Killed directors: an unlocked lock, or (an earlier version) no lock and an old folder.
+    stale = private("stepup-stale", listen=False, lock=False)
+    legacy = private("stepup-legacy", listen=False)
+    os.utime(legacy, (time.time() - 3600, time.time() - 3600))
+    for sock in sockets:
+        sock.close()
+    sockets.clear()
+    # Alive: bound but not listening yet while holding its lock; listening; being created.
+    starting = private("stepup-starting", listen=False, lock=True)
+    live = private("stepup-live", listen=True)
+    young = private("stepup-young", listen=False)
+    empty = private("stepup-empty", listen=None)
     other = tmp / "unrelated"
     other.mkdir()
     project = tmp_path / "project"
@@ -292,13 +320,19 @@ def test_socket_folders_of_killed_directors_are_removed(tmp_path):
     try:
         result = run_stepup(project, TMPDIR=str(tmp))
     finally:
-        listening.close()
+        for sock in sockets:
+            sock.close()
+        for fd in held:
+            os.close(fd)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert not stale.exists()
-    assert live.exists() and empty.exists() and other.exists()
+    assert not stale.exists() and not legacy.exists()
+    for folder in starting, live, young, empty, other:
+        assert folder.exists(), folder
     # The folder of the run itself is gone too, as after every normal exit.
     assert sorted(path.name for path in tmp.iterdir()) == [
         "stepup-empty",
         "stepup-live",
+        "stepup-starting",
+        "stepup-young",
         "unrelated",
     ]
