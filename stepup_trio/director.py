@@ -335,8 +335,9 @@ class Director(Watching):
         planned and skips what did not change."""
         self._loaded = False
         if not await self._skip_unchanged_build():
-            self.workflow.restart(self.config.plan)
-            self._record(Restarted(self.config.plan, False))
+            event = Restarted(self.config.plan, from_scratch=False, loaded=True)
+            self.workflow.restart(event.plan, event.from_scratch, event.loaded)
+            self._record(event)
 
     async def _skip_unchanged_build(self) -> bool:
         """Skip every step of the loaded workflow if none changed; else change nothing.

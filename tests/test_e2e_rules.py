@@ -726,6 +726,40 @@ def test_static_file_no_longer_declared_is_never_removed(tmp_path):
     assert (tmp_path / "am.txt").read_text() == "s\n"
 
 
+def test_pending_steps_run_after_loading_the_dump(tmp_path, stepup):
+    """As in StepUp, whose dump holds no recordings: after a restart, only the steps that had
+    succeeded replay what they recorded; the others run."""
+    body = """
+        from stepup.core.api import static, step
+        static("s0.txt")
+        step("cat s0.txt > o1.txt", inp="s0.txt", out="o1.txt")
+        """
+    plan = write_plan(tmp_path, body)
+    write(tmp_path, "s0.txt", "s0\n")
+    session = stepup()
+    # The plan fails before it defines its step again: the step goes to the vacuum, pending.
+    failing = plan.read_text().replace("static(", "raise SystemExit(1)\nstatic(")
+    drive(
+        tmp_path,
+        f"""
+        wait()
+        with open("plan.py", "w") as fh:
+            fh.write({failing!r})
+        watch_update("plan.py")
+        run()
+        join()
+        """,
+    )
+    assert session.finish() == 2
+    write_plan(tmp_path, body)
+    result = restart(tmp_path)
+    assert result.returncode == 0, result.stdout
+    assert actions(result.stdout, "START", "SKIP") == [
+        "START │ ./plan.py",
+        "START │ cat s0.txt > o1.txt",
+    ]
+
+
 # Smaller differences of order and wording
 
 ORDER_PLAN = """

@@ -82,6 +82,8 @@ class Restarted:
 
     plan: str
     from_scratch: bool
+    # After loading the dump (not for the keys t and f): see Workflow.restart.
+    loaded: bool = False
 
 
 Event = Performed | Started | Finished | Skipped | Aborted | Validated | Changed | Restarted
@@ -93,7 +95,7 @@ def apply_event(workflow: Workflow, event: Event) -> None:
         workflow.apply_changes(event.deleted, event.updated)
         return
     if isinstance(event, Restarted):
-        workflow.restart(event.plan, event.from_scratch)
+        workflow.restart(event.plan, event.from_scratch, event.loaded)
         return
     key = event.creator if isinstance(event, Performed) else event.step
     node = workflow.graph.get(key)

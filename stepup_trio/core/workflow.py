@@ -90,8 +90,19 @@ class Workflow(Execution, Changes, Vacuum):
         self.declare_static(root, [plan])
         return self.define_step(root, f"./{plan}", inp=[plan])
 
-    def restart(self, plan: str = "plan.py", from_scratch: bool = False) -> StepNode:
-        """Dissolve and boot again: replaying the plan takes back whatever is still defined."""
+    def restart(
+        self, plan: str = "plan.py", from_scratch: bool = False, loaded: bool = False
+    ) -> StepNode:
+        """Dissolve and boot again: replaying the plan takes back whatever is still defined.
+
+        After loading a dump (``loaded``), only the steps that had succeeded keep their
+        recordings, as in StepUp, whose dump holds no recordings: it derives them from the
+        graph of the steps that succeeded. The others run again rather than replay.
+        """
+        if loaded:
+            for step in self.steps():
+                if step.state != StepState.SUCCEEDED:
+                    step.recording = None
         self.dissolve(from_scratch)
         return self.define_boot(plan)
 
