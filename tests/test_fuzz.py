@@ -1,20 +1,39 @@
-"""Property-based test of incremental builds: random DAGs of steps, random edits, real ``stepup``.
+"""Property-based tests of incremental builds: random projects, random edits, real ``stepup``.
 
-Hypothesis draws a DAG of 3-8 steps; each step concatenates some static inputs and earlier
-outputs into its own output with ``cat``. After a first build, 1-3 random edits are applied
-(change a static input, touch one without changing it, delete an output, append an ``echo`` to
-a step's command) and stepup runs again. Then:
+Two fuzzers live here.
 
-(a) every output equals the one of a clean build of the edited project in a fresh folder,
-(b) no step whose inputs did not (transitively) change was rerun (from the START lines),
-(c) both runs exit with code 0, and every directly edited step did rerun.
+The *flat* one (``test_incremental_equals_clean_build``): Hypothesis draws a DAG of 3-8 steps;
+each step concatenates some static inputs and earlier outputs into its own output with ``cat``.
+After a first build, 1-3 random edits are applied (change a static input, touch one without
+changing it, delete an output, append an ``echo`` to a step's command) and stepup runs again
+with ``-n``. Then (a) every output equals the one of a clean build of the edited project in a
+fresh folder, (b) no step whose inputs did not (transitively) change was rerun, and (c) both runs
+exit with code 0 and every directly edited step did rerun.
 
-The CI version is bounded (derandomized, 15 examples, about 30 s). The full version::
+The *scenario* one (``test_scenario``, ``test_differential``; the code is in ``fuzz_model.py``
+and ``fuzz_runner.py``): random projects with sub-plans, ``amend()``, steps that declare static
+files, named, plain and deferred globs, ``mkdir()``, ``copy()`` and work directories outside the
+root, and 1-4 batches of edits, each applied in watch mode or across a restart of an interactive
+``stepup -w1``. See ``fuzz_runner.py`` for the invariants checked after every batch. With
+``STEPUP_REFERENCE`` set to a venv with StepUp 1.3.1, ``test_differential`` also runs every
+scenario through it and compares files, graph.txt and the START/SKIP lines per batch; it goes on
+after a failure, writes each failing scenario to ``STEPUP_FUZZ_OUT`` (default
+``/tmp/stepup-fuzz``) and fails at the end with a summary. Without it, it is skipped.
 
-    STEPUP_FUZZ_EXAMPLES=200 .venv/bin/pytest tests/test_fuzz.py
+CI runs a bounded, derandomized sample: 3 flat examples and 5 small scenarios (seeds 0-4), in
+about 35 s. Larger runs::
 
-``STEPUP_FUZZ_SEED`` (an integer) replaces the derandomized search with a seeded random one,
-e.g. ``STEPUP_FUZZ_SEED=$RANDOM STEPUP_FUZZ_EXAMPLES=200 .venv/bin/pytest tests/test_fuzz.py``.
+    STEPUP_FUZZ_EXAMPLES=200 .venv/bin/pytest tests/test_fuzz.py -k flat
+    STEPUP_FUZZ_SCENARIOS=40 .venv/bin/pytest tests/test_fuzz.py -k scenario
+    STEPUP_REFERENCE=/tmp/ref STEPUP_FUZZ_EXAMPLES=300 .venv/bin/pytest tests/test_fuzz.py \
+        -k differential -s
+    .venv/bin/python tests/fuzz_runner.py run --reference /tmp/ref --count 300 --seed 1
+    .venv/bin/python tests/fuzz_runner.py replay /tmp/stepup-fuzz/seed-7/scenario.json
+
+``STEPUP_FUZZ_SEED`` (an integer) replaces the derandomized search of the flat test with a
+seeded random one, and is the first seed of the scenario tests (default 0), e.g.
+``STEPUP_FUZZ_SEED=$RANDOM STEPUP_FUZZ_EXAMPLES=200 .venv/bin/pytest tests/test_fuzz.py``.
+``STEPUP_FUZZ_SHAPES`` limits the shapes of the scenarios (e.g. ``-rout,-pub``).
 """
 
 import os
@@ -23,12 +42,20 @@ import tempfile
 from pathlib import Path
 
 import attrs
+import fuzz_model
+import fuzz_runner
+import pytest
 from helpers import run_stepup, write_plan
 from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 
-NUM_EXAMPLES = int(os.environ.get("STEPUP_FUZZ_EXAMPLES", "15"))
+NUM_EXAMPLES = int(os.environ.get("STEPUP_FUZZ_EXAMPLES", "3"))
 SEED = os.environ.get("STEPUP_FUZZ_SEED")
+FIRST_SEED = int(SEED or "0")
+NUM_SCENARIOS = int(os.environ.get("STEPUP_FUZZ_SCENARIOS", "5"))
+NUM_DIFFERENTIAL = int(os.environ.get("STEPUP_FUZZ_EXAMPLES", "20"))
+REFERENCE = os.environ.get("STEPUP_REFERENCE")
+SHAPES = fuzz_runner.parse_shapes(os.environ.get("STEPUP_FUZZ_SHAPES"))
 
 
 @attrs.define
@@ -152,7 +179,7 @@ def fuzz_settings(test):
 
 @fuzz_settings
 @given(data=st.data(), project=projects())
-def test_incremental_equals_clean_build(data, project):
+def test_flat_incremental_equals_clean_build(data, project):
     with tempfile.TemporaryDirectory(prefix="stepup-fuzz-") as tmp:
         work = Path(tmp) / "work"
         clean = Path(tmp) / "clean"
@@ -178,3 +205,33 @@ def test_incremental_equals_clean_build(data, project):
         assert rerun <= allowed, (sorted(rerun - allowed), chosen, second.stdout)
         # (c) The steps that were edited themselves, or whose static input changed, did rerun.
         assert direct <= rerun, (sorted(direct - rerun), chosen, second.stdout)
+
+
+# Scenarios: sub-plans, amend, globs, watch mode and restarts (fuzz_model.py, fuzz_runner.py)
+
+
+@pytest.mark.parametrize("scenario_seed", range(FIRST_SEED, FIRST_SEED + NUM_SCENARIOS))
+def test_scenario(scenario_seed, tmp_path):
+    """One random scenario through our stepup; every invariant holds after every batch."""
+    # In CI the scenarios are small (up to 8 steps, 2 batches) to stay within the time budget.
+    small = "STEPUP_FUZZ_SCENARIOS" not in os.environ
+    options = {"max_steps": 8, "max_batches": 2} if small else {}
+    scenario = fuzz_model.generate(scenario_seed, SHAPES, **options)
+    outcome = fuzz_runner.run_scenario(scenario, keep=tmp_path)
+    if outcome.failures:
+        pytest.fail(fuzz_runner.describe(scenario, outcome), pytrace=False)
+
+
+@pytest.mark.skipif(not REFERENCE, reason="set STEPUP_REFERENCE to a venv with StepUp 1.3.1")
+def test_differential():
+    """Many scenarios through our stepup and the reference; all differences are collected."""
+    out = Path(os.environ.get("STEPUP_FUZZ_OUT", "/tmp/stepup-fuzz"))
+    outcomes = fuzz_runner.run_many(
+        range(FIRST_SEED, FIRST_SEED + NUM_DIFFERENTIAL),
+        fuzz_runner.reference(REFERENCE),
+        out,
+        SHAPES,
+        log=lambda line: print(line, flush=True),
+    )
+    failed = [o.seed for o in outcomes if o.status == "failed"]
+    assert not failed, f"failing seeds {failed}, written to {out}\n{fuzz_runner.summary(outcomes)}"
