@@ -649,6 +649,15 @@ def test_rescheduled_step_keeps_its_hash(tmp_path):
     ]
 
 
+AMENDER = """
+from stepup.core.api import amend
+paths = open("a.cfg").read().split()
+if amend(inp=paths):
+    with open("am.txt", "w") as fh:
+        fh.write("".join(open(path).read() for path in paths))
+"""
+
+
 def test_rescheduled_step_is_not_skipped_with_its_old_recording(tmp_path):
     """StepUp 1.3.1 skips the step here once its amended input arrives, keeping the output of
     its run before the edit: a wrong build."""
@@ -662,17 +671,7 @@ def test_rescheduled_step_is_not_skipped_with_its_old_recording(tmp_path):
         step("./amender.py", inp=["amender.py", "a.cfg"], out="am.txt")
         """,
     )
-    py(
-        tmp_path,
-        "amender.py",
-        """
-        from stepup.core.api import amend
-        paths = open("a.cfg").read().split()
-        if amend(inp=paths):
-            with open("am.txt", "w") as fh:
-                fh.write("".join(open(path).read() for path in paths))
-        """,
-    )
+    py(tmp_path, "amender.py", AMENDER)
     write(tmp_path, "a.cfg", "s0.txt\n")
     write(tmp_path, "s0.txt", "s0\n")
     write(tmp_path, "s2.txt", "s2\n")
@@ -702,17 +701,7 @@ def test_static_file_no_longer_declared_is_never_removed(tmp_path):
         step("./amender.py", inp=["amender.py", "a.cfg"], out="am.txt")
         """,
     )
-    py(
-        tmp_path,
-        "amender.py",
-        """
-        from stepup.core.api import amend
-        paths = open("a.cfg").read().split()
-        if amend(inp=paths):
-            with open("am.txt", "w") as fh:
-                fh.write("".join(open(path).read() for path in paths))
-        """,
-    )
+    py(tmp_path, "amender.py", AMENDER)
     write(tmp_path, "a.cfg", "s.txt\nx.txt\n")
     write(tmp_path, "s.txt", "s\n")
     write(tmp_path, "x.txt", "precious\n")
