@@ -568,6 +568,17 @@ def test_deferred_matches_leave_with_their_last_consumer(tmp_path, stepup):
     # Never from the disk.
     assert (tmp_path / "src/sub/b.txt").read_text() == "b\n"
     assert "CLEAN │ src_sub_b.txt.out" in session.stdout
+    # Across restarts: the match comes back with its consumer, and leaves with it again.
+    write(tmp_path, "cfg.txt", "src/a.txt src/sub/b.txt\n")
+    assert restart(tmp_path).returncode == 0
+    write(tmp_path, "cfg.txt", "src/a.txt\n")
+    assert "CLEAN │ src_sub_b.txt.out" in restart(tmp_path).stdout
+    session = stepup()
+    drive(tmp_path, 'wait(); graph("graph"); join()')
+    assert session.finish() == 0
+    keys = graph_keys((tmp_path / "graph.txt").read_text())
+    assert "file:src/a.txt" in keys
+    assert not any("src/sub" in key for key in keys), keys
 
 
 # 8. An orphan that a new step uses starts afresh
@@ -599,6 +610,22 @@ def test_orphan_used_by_a_new_step_starts_afresh(tmp_path, stepup):
     assert "            consumes   file:./" in block
     assert not any("step:echo" in line for line in block), block
     assert "            supplies   file:a.txt" not in node_block(graph, "step:echo a > a.txt")
+
+
+def test_orphan_used_by_a_new_step_starts_afresh_after_a_restart(tmp_path, stepup):
+    write_plan(tmp_path, 'from stepup.core.api import step\nstep("echo a > a.txt", out="a.txt")\n')
+    assert restart(tmp_path).returncode == 0
+    write_plan(
+        tmp_path, "from stepup.core.api import step\nstep('cat a.txt > b.txt', inp='a.txt')\n"
+    )
+    assert restart(tmp_path).returncode == 3
+    session = stepup()
+    drive(tmp_path, 'wait(); graph("graph"); join()')
+    assert session.finish() == 3
+    block = node_block((tmp_path / "graph.txt").read_text(), "file:a.txt")
+    assert block[0] == "(file:a.txt)"
+    assert "               state = PENDING" in block
+    assert not any("step:echo" in line for line in block), block
 
 
 # 10. A rescheduled step keeps its hash
