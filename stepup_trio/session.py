@@ -156,9 +156,12 @@ def locked_private_dir(folder: str) -> Iterator[None]:
     """Keep the private folder locked: another stepup then knows that it is in use, even
     before its socket listens. The kernel releases the lock when the process dies, however it
     dies (the descriptor is not inherited by workers or steps)."""
-    fd = os.open(os.path.join(folder, PRIVATE_LOCK), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    # Locked before it gets its name: another stepup never sees an unlocked lock of a live one.
+    unnamed = os.path.join(folder, PRIVATE_LOCK + ".new")
+    fd = os.open(unnamed, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
+        os.rename(unnamed, os.path.join(folder, PRIVATE_LOCK))
         yield
     finally:
         os.close(fd)
@@ -217,7 +220,7 @@ def remove_stale_private_dirs() -> None:
         except OSError:
             continue
         with contextlib.suppress(OSError):
-            for entry in ("director", PRIVATE_LOCK):
+            for entry in ("director", PRIVATE_LOCK, PRIVATE_LOCK + ".new"):
                 with contextlib.suppress(FileNotFoundError):
                     os.remove(os.path.join(folder, entry))
             os.rmdir(folder)
