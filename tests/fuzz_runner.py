@@ -156,7 +156,8 @@ class Session:
         return False
 
     def output(self) -> str:
-        return "\n".join(self.reader.lines)
+        """What the session printed so far (standard error after standard output)."""
+        return "\n".join(self.reader.lines + self.reader.errors)
 
     def drive(self, code: str, timeout: float | None = None) -> str:
         """Run a driver script with the tool's python and interact API."""

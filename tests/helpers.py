@@ -160,6 +160,12 @@ class OutputReader:
         with self._changed:
             self._changed.notify_all()
 
+    @property
+    def errors(self) -> list[str]:
+        """The lines of standard error read so far."""
+        with self._changed:
+            return list(self._stderr)
+
     def wait(self, predicate, timeout: float = 60.0) -> bool:
         """Wait until ``predicate(lines)`` holds; False when the timeout passes or output ends."""
         deadline = time.monotonic() + timeout
