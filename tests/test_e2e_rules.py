@@ -776,6 +776,51 @@ def test_pending_steps_run_after_loading_the_dump(tmp_path, stepup):
     ]
 
 
+def test_outdated_amended_step_waits_for_its_declared_inputs(tmp_path, stepup):
+    """StepUp 1.3.1 runs ./s.py right after DROPAMEND, with the old i.txt, and reschedules it."""
+    write_plan(
+        tmp_path,
+        """
+        from stepup.core.api import static, step
+        static("x.txt", "s.py")
+        step("./s.py", inp=["s.py", "x.txt", "i.txt"], out="s.out")
+        step("cat x.txt > i.txt", inp="x.txt", out="i.txt")
+        step("cat x.txt > u.txt", inp="x.txt", out="u.txt")
+        """,
+    )
+    py(
+        tmp_path,
+        "s.py",
+        """
+        from stepup.core.api import amend
+        if amend(inp="u.txt"):
+            open("s.out", "w").write(open("i.txt").read() + open("u.txt").read())
+        """,
+    )
+    write(tmp_path, "x.txt", "1\n")
+    session = stepup("-e")
+    drive(
+        tmp_path,
+        """
+        wait()
+        with open("x.txt", "w") as fh:
+            fh.write("2\\n")
+        watch_update("x.txt")
+        run()
+        join()
+        """,
+    )
+    assert session.finish() == 0
+    assert actions(session.stdout, "START", "RESCHEDULE", "DROPAMEND", "UPDATED")[4:] == [
+        "UPDATED │ x.txt",
+        "DROPAMEND │ ./s.py",
+        "START │ cat x.txt > i.txt",
+        "START │ cat x.txt > u.txt",
+        "START │ ./s.py",
+    ]
+    assert (tmp_path / "s.out").read_text() == "2\n2\n"
+
+
 # Smaller differences of order and wording
 
 ORDER_PLAN = """
