@@ -687,7 +687,7 @@ if amend(inp=paths):
 
 def test_rescheduled_step_is_not_skipped_with_its_old_recording(tmp_path):
     """StepUp 1.3.1 skips the step here once its amended input arrives, keeping the output of
-    its run before the edit: a wrong build."""
+    its run before the edit: a wrong build. The hash of its last success says it changed."""
     write_plan(
         tmp_path,
         """

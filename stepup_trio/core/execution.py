@@ -190,12 +190,20 @@ class Execution:
         """The outcome of checking a step's amended inputs against its input digest."""
         self.to_validate.discard(step)
         step.state = StepState.PENDING
-        if not still_valid:
-            self.drop_amended(step)
-            step.hash = None
-            step.recording = None
-        # Still valid: the step waits for its amended inputs, unless they arrived meanwhile.
+        if still_valid:
+            # The step waits for its amended inputs, unless they arrived meanwhile.
+            self.try_queue(step)
+            return
+        self.drop_amended(step)
+        step.hash = None
+        step.recording = None
+        # It runs once its inputs are available. An input that arrived since it was queued
+        # for the validation still counts for its next validation (as in StepUp, whose run
+        # job after a validation leaves that flag alone).
+        flagged = step in self.may_validate
         self.try_queue(step)
+        if flagged:
+            self.may_validate.add(step)
 
     # Running
 
@@ -281,13 +289,16 @@ class Execution:
         self.release_pool(step)
         outputs = self._store_hashes(step, hashes, stamps)
         if reschedule:
-            # The hash of this run is kept: once the missing amended inputs arrive, it tells
-            # whether the amended information is still valid. The recording of an earlier
-            # success is not (StepUp keeps it, and may then skip the step with its outputs of
-            # before): the step must run.
+            # Once the missing amended inputs arrive, a hash tells whether the amended
+            # information is still valid, and whether the step may be skipped. The hash and
+            # recording of the last success are kept, which belong together. Without them,
+            # the hash of this run is kept, without a recording: the step must run. (StepUp
+            # keeps the hash of this run with the recording of the last success, and may then
+            # skip the step, keeping outputs of a run with other inputs.)
             step.state = StepState.PENDING
-            step.hash = step_hash
-            step.recording = None
+            if step.hash is None or step.recording is None:
+                step.hash = step_hash
+                step.recording = None
             self.try_queue(step)
             return Outcome.RESCHEDULE
         if not success:
