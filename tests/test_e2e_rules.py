@@ -529,6 +529,44 @@ def test_glob_registrations_are_replaced(tmp_path, stepup):
     assert not (tmp_path / "data/a.txt.out").exists()
 
 
+def test_lost_glob_match_reruns_the_plan_also_when_the_plan_is_touched(tmp_path, stepup):
+    """Found by the fuzzer: touching plan.py handed its glob matches to the vacuum before the
+    globs were compared, so the lost match went unseen and the plan was skipped."""
+    write_plan(
+        tmp_path,
+        """
+        from stepup.core.api import glob, static, step
+        static("data/")
+        for path in glob("data/h*.txt"):
+            step(f"cat {path} > {path[5:-4]}.out", inp=path, out=f"{path[5:-4]}.out")
+        """,
+    )
+    write(tmp_path, "data/h1.txt", "h1\n")
+    write(tmp_path, "data/h2.txt", "h2\n")
+    session = stepup()
+    drive(
+        tmp_path,
+        """
+        import os
+        wait()
+        os.remove("data/h1.txt")
+        os.utime("plan.py")
+        watch_delete("data/h1.txt")
+        watch_update("plan.py")
+        run()
+        join()
+        """,
+    )
+    assert session.finish() == 0
+    assert actions(session.stdout, "START", "SKIP", "CLEAN")[3:] == [
+        "START │ ./plan.py",
+        "SKIP │ cat data/h2.txt > h2.out",
+        "CLEAN │ h1.out",
+    ]
+    assert not (tmp_path / "h1.out").exists()
+    assert (tmp_path / "h2.out").read_text() == "h2\n"
+
+
 # 7. Deferred matches whose last consumer goes in the same cleanup
 
 DEFERRED_PLAN = """

@@ -83,6 +83,17 @@ class Changes:
                 if node.kind == "file" and node.path.startswith(gone_dirs)
             )
         deleted, updated = sorted(deleted), sorted(set(updated) - deleted)
+        # Which globs see other matches is decided on the graph as it was: the changes below
+        # may hand their matches to the vacuum (when an edited plan goes pending, say).
+        added = {path for path in updated if self.file(path) is None}
+        removed = set(deleted)
+        globbing = [
+            step
+            for step in self.steps()
+            if step.globs
+            and not step.orphan
+            and any(ngm.will_change(removed, added) for ngm in self._glob_multis(step))
+        ]
         for path in deleted:
             node = self.file(path)
             if node is None:
@@ -95,7 +106,6 @@ class Changes:
                 if node.creator is not None and node.creator.kind == "step":
                     self.make_pending(node.creator)
                 self._consumers_pending(node)
-        added = {path for path in updated if self.file(path) is None}
         for path in updated:
             node = self.file(path)
             if node is None:
@@ -111,16 +121,12 @@ class Changes:
                 and node.creator.kind == "step"
             ):
                 self.make_pending(node.creator)
-        removed = set(deleted)
-        for step in list(self.steps()):
-            if (
-                step.globs
-                and not step.orphan
-                and any(ngm.will_change(removed, added) for ngm in self._glob_multis(step))
-            ):
-                step.hash = None
-                step.recording = None
-                self.make_pending(step, input_changed=True)
+        for step in globbing:
+            # Also when the step went to the vacuum meanwhile: it must not be skipped when it
+            # is defined again.
+            step.hash = None
+            step.recording = None
+            self.make_pending(step, input_changed=True)
         self._queue_pending()
 
     def sources_changed(self, nodes: Iterable[Any]) -> None:
