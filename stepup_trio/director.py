@@ -88,6 +88,15 @@ def _workdir_variables(workdir: str) -> dict[str, str]:
     return {"HERE": here, "ROOT": os.path.relpath(".", here)}
 
 
+def _missing_paths(paths) -> list[str]:
+    """The paths that do not exist, or not as what they are (a trailing slash: a directory)."""
+    return sorted(
+        path
+        for path in paths
+        if not (os.path.isdir(path) if path.endswith("/") else os.path.isfile(path))
+    )
+
+
 class Director(Watching):
     """One run phase at a time: schedule, skip or run, then finalize."""
 
@@ -372,6 +381,15 @@ class Director(Watching):
             if any(hashes[node.path] != node.hash for node in (*inputs, *outputs)):
                 touched.append((step, hashes))
             await self._yield_now_and_then()
+        # A static file that no step uses is not hashed above: it must still be there, or
+        # the replay declares it missing.
+        unused = [
+            node.path
+            for node in self.workflow.graph
+            if node.kind == "file" and node.state == FileState.STATIC and node.path not in current
+        ]
+        if _missing_paths(unused):
+            return False
         for step, hashes in touched:
             self.workflow.keep_skipped(step, hashes)
             self.saved = False
@@ -424,9 +442,10 @@ class Director(Watching):
                 pages.append(("No changes observed", "\n".join(same)))
             present = {path: file_hash for path, file_hash in hashes.items() if file_hash}
             probed = {key: stamp for key, stamp in stamps.items() if stamp is not None}
-            skipped = self.workflow.skip(step, present, probed)
+            gone = _missing_paths(self.workflow.declared_static(step))
+            skipped = self.workflow.skip(step, present, probed, gone)
             # Journaled either way: replaying the journal fails the same way.
-            self._record(Skipped(step.key, present, probed))
+            self._record(Skipped(step.key, present, probed, gone))
             if not skipped:
                 logger.info("The recording of %s no longer fits: running it.", step.key)
                 return NOSKIP

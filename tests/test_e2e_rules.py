@@ -567,6 +567,45 @@ def test_lost_glob_match_reruns_the_plan_also_when_the_plan_is_touched(tmp_path,
     assert (tmp_path / "h2.out").read_text() == "h2\n"
 
 
+def test_skipped_plan_declares_a_deleted_static_file_missing(tmp_path):
+    """Found by the fuzzer: a skipped plan declared a deleted file static again, so the step
+    that uses it failed with Invalid inputs instead of waiting for it."""
+    write_plan(
+        tmp_path,
+        """
+        from stepup.core.api import plan, static, step
+        static("sub/", "sub/plan.py")
+        plan("sub/")
+        step("cat sub/t0.txt > t.out", inp="sub/t0.txt", out="t.out")
+        """,
+    )
+    (tmp_path / "sub").mkdir()
+    write_plan(tmp_path / "sub", 'from stepup.core.api import static\nstatic("t0.txt")\n')
+    write(tmp_path, "sub/t0.txt", "t0\n")
+    assert restart(tmp_path).returncode == 0
+    (tmp_path / "sub/t0.txt").unlink()
+    result = restart(tmp_path)
+    assert result.returncode == 3, result.stdout
+    assert actions(result.stdout, "START", "SKIP", "FAIL") == [
+        "SKIP │ ./plan.py",
+        "SKIP │ ./plan.py  # wd=sub/",
+    ]
+    assert box(
+        result.stdout,
+        "   WARNING │ 1 step remains pending due to incomplete requirements",
+        "PENDING Step",
+    )[2:] == [
+        "Inputs        STATIC  ./",
+        "             MISSING  sub/t0.txt",
+        "Outputs      PENDING  t.out",
+    ]
+    # Restored while no stepup ran: the replay sees it (StepUp 1.3.1 keeps it missing).
+    write(tmp_path, "sub/t0.txt", "t0 again\n")
+    result = restart(tmp_path)
+    assert result.returncode == 0, result.stdout
+    assert (tmp_path / "t.out").read_text() == "t0 again\n"
+
+
 # 7. Deferred matches whose last consumer goes in the same cleanup
 
 DEFERRED_PLAN = """

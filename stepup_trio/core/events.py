@@ -54,6 +54,8 @@ class Skipped:
     step: str
     hashes: dict[str, FileHash]
     stamps: dict[str, bytes] = attrs.Factory(dict)
+    # Files the step declared static that were gone from the disk.
+    missing: list[str] = attrs.Factory(list)
 
 
 @attrs.frozen
@@ -108,7 +110,7 @@ def apply_event(workflow: Workflow, event: Event) -> None:
     elif isinstance(event, Finished):
         workflow.finish(node, event.success, event.hashes, event.step_hash, event.stamps)
     elif isinstance(event, Skipped):
-        workflow.skip(node, event.hashes, event.stamps)
+        workflow.skip(node, event.hashes, event.stamps, event.missing)
     elif isinstance(event, Aborted):
         workflow.abort(node)
     elif isinstance(event, Validated):

@@ -5,7 +5,7 @@ job: the workflow module holds what steps declare, this one what happens when th
 """
 
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from stepup_trio.core.actions import DeclareStatic, replay_order
@@ -56,7 +56,7 @@ class Execution:
         for node in step.suppliers:
             if node.orphan:
                 if declared is None:
-                    declared = self._declared_static(step)
+                    declared = self.declared_static(step)
                 if getattr(node, "path", None) not in declared:
                     waiting.append(node)
             elif not node.is_available():
@@ -64,7 +64,8 @@ class Execution:
         return waiting
 
     @staticmethod
-    def _declared_static(step: StepNode) -> set[str]:
+    def declared_static(step: StepNode) -> set[str]:
+        """The paths that the step's recording declares static."""
         return {
             path
             for action in step.recording or ()
@@ -321,8 +322,12 @@ class Execution:
         step: StepNode,
         hashes: Mapping[str, FileHash],
         stamps: Mapping[str, bytes] | None = None,
+        missing: Collection[str] = (),
     ) -> bool:
         """Nothing changed: mark the step done and replay what it did the last time.
+
+        ``missing`` are the files the step declared static that are gone from the disk: they
+        are declared again as missing (the steps that use them wait until they come back).
 
         Returns False when the recording no longer fits the graph (for example, a file it
         declared static is now another step's output). The step then forgets its hash and
@@ -332,7 +337,10 @@ class Execution:
         step.globs = []  # The replay registers them again.
         try:
             for action in replay_order(step.recording or []):
-                self.perform(step, action)
+                if isinstance(action, DeclareStatic):
+                    self.declare_static(step, action.paths, missing)
+                else:
+                    self.perform(step, action)
         except GraphError:
             for product in list(step.products):
                 if product not in outputs:

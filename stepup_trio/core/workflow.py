@@ -6,7 +6,7 @@ and cleaning live in :mod:`stepup_trio.core.execution`; this module holds the de
 """
 
 from collections import deque
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from typing import Any
 
 from stepup_trio.core.actions import (
@@ -198,8 +198,14 @@ class Workflow(Execution, Changes, Vacuum):
         self._link_parent(node)
         return node
 
-    def declare_static(self, creator: Node, paths: Iterable[str]) -> list[FileNode]:
-        """Declare files and directories (trailing slash) that the user provides."""
+    def declare_static(
+        self, creator: Node, paths: Iterable[str], missing: Collection[str] = ()
+    ) -> list[FileNode]:
+        """Declare files and directories (trailing slash) that the user provides.
+
+        A skipped step declares again what it declared when it ran; those of ``missing`` are
+        gone from the disk since: they are declared ``MISSING``, and wait to be restored.
+        """
         paths = sorted(set(paths))
         declared = set(paths)
         for path in paths:
@@ -214,9 +220,16 @@ class Workflow(Execution, Changes, Vacuum):
             parent_node = self.file(parent)
             if parent_node is None or parent_node.orphan:
                 raise GraphError(f"Static path has no parent path node: {path}")
-            if parent_node.state != FileState.STATIC:
+            if parent_node.state != FileState.STATIC and not (
+                path in missing and parent_node.state == FileState.MISSING
+            ):
                 raise GraphError(f"Static path has no static parent path node: {path}")
-        nodes = [self._add_product_file(creator, path, FileState.STATIC) for path in paths]
+        nodes = [
+            self._add_product_file(
+                creator, path, FileState.MISSING if path in missing else FileState.STATIC
+            )
+            for path in paths
+        ]
         for node in nodes:
             self._queue_consumers([node])
         return nodes
