@@ -858,6 +858,27 @@ def _probes(batch: BatchResult) -> dict[str, bool]:
     return found
 
 
+def _states_against_disk(batch: BatchResult) -> list[str]:
+    """Static files that graph.txt shows STATIC while they are gone, or MISSING while they are
+    there (defined nodes only)."""
+    found = []
+    for key, node in parse_graph(batch.graph).items():
+        if not key.startswith("file:") or node.orphan or node.state not in ("STATIC", "MISSING"):
+            continue
+        path = key[5:]
+        if path.startswith("/") or re.fullmatch(r"\./|(\.\./)+", path):
+            continue  # Always there.
+        where = os.path.normpath(os.path.join("top/proj", path)) + (
+            "/" if path.endswith("/") else ""
+        )
+        if where.startswith(".."):
+            continue  # Outside the case: the root's parents.
+        exists = where in batch.files
+        if exists != (node.state == "STATIC"):
+            found.append(f"{path} {node.state}")
+    return found
+
+
 def compare(ours: ToolRun, ref: ToolRun, ref_wrong: dict[int, str]) -> list[Failure]:
     """The differences between the two tools, batch by batch.
 
@@ -869,6 +890,12 @@ def compare(ours: ToolRun, ref: ToolRun, ref_wrong: dict[int, str]) -> list[Fail
     for mine, theirs in zip(ours.batches, ref.batches, strict=False):
         if mine.index in ref_wrong:
             failures.append(Failure("ref-wrong-build", mine.index, ref_wrong[mine.index]))
+            break
+        stale = _states_against_disk(theirs)
+        if stale and not _states_against_disk(mine):
+            # docs/migrating.md, "A skipped plan declares its static files as they are on
+            # disk": the runs diverge from here, as they should.
+            failures.append(Failure("known-static-state", mine.index, f"ref: {stale}"))
             break
         hung = [p for p, ok in _probes(theirs).items() if not ok and _probes(mine).get(p)]
         if hung:
